@@ -1,0 +1,5 @@
+import sys
+
+from vidsync.cli.main import main
+
+sys.exit(main())

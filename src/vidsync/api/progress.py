@@ -1,0 +1,94 @@
+"""Progress routes: poll, per-project SSE stream, all-projects SSE stream."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from vidsync.api.errors import ApiError
+from vidsync.api.sse import EventStreamResponse
+from vidsync.api.state import SNAPSHOT_ID_RE, Agent, get_agent
+from vidsync.models import ProgressEvent, idle_event
+
+router = APIRouter(prefix="/api/v1")
+AgentDep = Annotated[Agent, Depends(get_agent)]
+
+_STREAM_DOC = (
+    "Server-Sent Events: the current state at once, then every change; `id:` on every "
+    "event; resume with the Last-Event-ID header or `lastEventId`; ends after the "
+    "terminal event; 204 if the given id already is the terminal event."
+)
+
+
+def _last_event_id(header: str | None, query: str | None) -> int | None:
+    raw = header if header not in (None, "") else query
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ApiError(400, f"Last-Event-ID {raw!r} is not an event id (a whole number)") from None
+    if value < 0:
+        raise ApiError(400, f"Last-Event-ID {raw!r} is negative")
+    return value
+
+
+@router.get("/projects/{projectId}/progress", summary="Current snapshot progress (polling)")
+def poll_progress(projectId: str, agent: AgentDep) -> dict[str, Any]:
+    project = agent.project(projectId)
+    current = agent.tracker.current(project.id)
+    if current is None:
+        current = idle_event(project.id, agent.clock.time(), agent.tracker.last_id(project.id))
+    return current.to_json()
+
+
+@router.get(
+    "/projects/{projectId}/progress/stream",
+    summary="Snapshot progress as Server-Sent Events",
+    description=_STREAM_DOC,
+    response_class=Response,
+)
+def stream_progress(
+    projectId: str,
+    agent: AgentDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    lastEventId: Annotated[str | None, Query()] = None,
+    snapshotId: Annotated[str | None, Query()] = None,
+) -> Any:
+    project = agent.project(projectId)
+    resume = _last_event_id(last_event_id, lastEventId)
+    if snapshotId is not None and not SNAPSHOT_ID_RE.match(snapshotId):
+        raise ApiError(400, f"snapshotId {snapshotId!r} is not a snapshot id")
+    sub = agent.tracker.subscribe(project.id, last_event_id=resume, snapshot_id=snapshotId)
+    if sub.already_finished:
+        sub.close()
+        return Response(status_code=204)
+    return EventStreamResponse(
+        sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms
+    )
+
+
+@router.get(
+    "/progress/stream",
+    summary="Progress of every project as one SSE stream",
+    description="Ids are agent-wide; resume rules as for the per-project stream. Never ends.",
+    response_class=Response,
+)
+def stream_all_progress(
+    agent: AgentDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    lastEventId: Annotated[str | None, Query()] = None,
+) -> Any:
+    resume = _last_event_id(last_event_id, lastEventId)
+    sub = agent.tracker.subscribe_all(last_event_id=resume)
+
+    def global_id(event: ProgressEvent) -> int:
+        return event.global_id
+
+    return EventStreamResponse(
+        sub,
+        heartbeat=agent.settings.sse_heartbeat,
+        retry_ms=agent.settings.sse_retry_ms,
+        event_id=global_id,
+    )

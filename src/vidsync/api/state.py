@@ -1,0 +1,80 @@
+"""The agent's wired-together parts, shared by the routes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import HTTPException, Request
+
+from vidsync.clock import Clock
+from vidsync.models import Project, SourceKind
+from vidsync.progress.tracker import ProgressTracker
+from vidsync.settings import Settings
+from vidsync.snapshot.jobs import Jobs
+from vidsync.snapshot.local import LocalSource
+from vidsync.snapshot.source import Source, SourceError
+from vidsync.storage.base import Store
+from vidsync.store.db import Database
+
+PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,95}$")
+
+
+def new_project_id() -> str:
+    return f"proj-{secrets.token_hex(6)}"
+
+
+@dataclass
+class Agent:
+    settings: Settings
+    clock: Clock
+    db: Database
+    tracker: ProgressTracker
+    store: Store
+    jobs: Jobs
+    sources: SourceFactory
+
+    def register_source(self, project: Project) -> None:
+        self.sources.register(project)
+
+    def unregister_source(self, project: Project) -> None:
+        self.sources.unregister(project)
+
+    def project(self, project_id: str) -> Project:
+        """The project, or a 404 that says so (also for ids that cannot exist)."""
+        if not PROJECT_ID_RE.match(project_id):
+            raise HTTPException(404, f"no project with id {project_id!r}")
+        project = self.db.get_project(project_id)
+        if project is None:
+            raise HTTPException(404, f"no project with id {project_id!r}")
+        return project
+
+
+class SourceFactory:
+    """Builds each project's Source, and tells external sources about new projects."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def register(self, project: Project) -> None:
+        if project.source is not SourceKind.LOCAL:
+            self(project)  # fails with what to configure
+
+    def unregister(self, project: Project) -> None:
+        pass
+
+    def __call__(self, project: Project) -> Source:
+        if project.source is SourceKind.LOCAL:
+            return LocalSource(Path(project.local_path))
+        raise SourceError(
+            f"source {project.source.value!r} is not available in this agent: "
+            "configure VIDSYNC_SYNCTHING_URL or VIDSYNC_SYNCTHING_MANAGED"
+        )
+
+
+def get_agent(request: Request) -> Agent:
+    agent: Agent = request.app.state.agent
+    return agent

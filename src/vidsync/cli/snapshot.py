@@ -1,0 +1,101 @@
+"""``vidsync snapshot PATH``: the pipeline in this process, drawn as it runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+from vidsync.api.state import new_project_id
+from vidsync.cli.view import JsonLines, ProgressView
+from vidsync.clock import SystemClock
+from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind
+from vidsync.progress.reporter import SnapshotReporter
+from vidsync.progress.tracker import ProgressTracker
+from vidsync.settings import Settings
+from vidsync.snapshot.jobs import new_snapshot_id
+from vidsync.snapshot.local import LocalSource, check_folder
+from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult, run_snapshot
+from vidsync.snapshot.source import CancelToken, SourceError
+from vidsync.storage import open_store
+from vidsync.store.db import Database
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+
+def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> int:
+    path = Path(os.path.normpath(path.expanduser().absolute()))
+    try:
+        check_folder(path)
+    except SourceError as exc:
+        print(f"vidsync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    clock = SystemClock()
+    db = Database(settings.database_path)
+    try:
+        project = db.find_project_by_path(str(path))
+        if project is None:
+            project = Project(new_project_id(), path.name or str(path), str(path),
+                              SourceKind.LOCAL, clock.time())
+            db.add_project(project)
+        snapshot_id = new_snapshot_id(clock)
+        record = SnapshotRecord(snapshot_id, project.id, SnapshotState.RUNNING, clock.time())
+        db.save_snapshot(record)
+        result = _run(settings, project, snapshot_id, path, json_lines)
+        record.state = result.state
+        record.finished_at = clock.time()
+        record.error = result.error
+        record.file_count = result.file_count
+        record.directory_count = result.directory_count
+        record.total_bytes = result.total_bytes
+        record.skipped_count = result.skipped_count
+        record.manifest_url = result.snapshot_url
+        record.manifest_bytes = result.manifest_bytes
+        db.save_snapshot(record)
+    finally:
+        db.close()
+    if result.state is SnapshotState.COMPLETED:
+        return 0
+    if result.state is SnapshotState.CANCELLED:
+        print("vidsync: snapshot cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"vidsync: snapshot failed: {result.error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _run(
+    settings: Settings, project: Project, snapshot_id: str, path: Path, json_lines: bool
+) -> SnapshotResult:
+    tracker = ProgressTracker(buffer_size=settings.progress_buffer_size)
+    view = JsonLines() if json_lines else ProgressView()
+    tracker.add_listener(view.update)
+    cancel = CancelToken()
+    job = SnapshotJob(
+        project_id=project.id,
+        snapshot_id=snapshot_id,
+        source=LocalSource(path),
+        store=open_store(settings),
+        reporter=SnapshotReporter(tracker.publish, project.id, snapshot_id),
+        work_dir=settings.work_dir,
+        cancel=cancel,
+        waiting_message="Checking project folder...",
+        throttle=settings.throttle,
+    )
+    outcome: list[SnapshotResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(run_snapshot(job)), daemon=True)
+    if isinstance(view, ProgressView):
+        view.__enter__()
+    try:
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.2)
+            except KeyboardInterrupt:
+                cancel.cancel()
+    finally:
+        if isinstance(view, ProgressView):
+            view.__exit__(None, None, None)
+    return outcome[0]

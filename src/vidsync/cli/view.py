@@ -1,0 +1,121 @@
+"""The terminal progress view: a rich bar fed by progress events."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from vidsync.models import ProgressEvent, Step, human_size
+
+STEP_LABELS = {
+    1: "Waiting",
+    2: "Folder status",
+    3: "Browsing",
+    4: "Compressing",
+    5: "Uploading",
+    6: "Completed",
+}
+
+
+def _rate(event: ProgressEvent) -> str:
+    if event.rate is None:
+        return ""
+    if event.step_number == 5:
+        return f"{human_size(int(event.rate))}/s"
+    if event.step_number in (3, 4):
+        return f"{event.rate:,.0f} files/s" if event.step_number == 3 else f"{event.rate:,.0f}/s"
+    return f"{event.rate:,.0f}/s"
+
+
+def _eta(event: ProgressEvent) -> str:
+    if event.terminal:
+        return ""
+    if event.eta_seconds is None:
+        return "ETA estimating"
+    seconds = int(event.eta_seconds)
+    return f"ETA {seconds // 60}:{seconds % 60:02d}"
+
+
+def describe(event: ProgressEvent) -> dict[str, str]:
+    files = f"{event.file_count:,} files" if event.file_count is not None else ""
+    if event.step_number == 3 and event.step_done is not None and not event.terminal:
+        files = f"{int(event.step_done):,} entries"
+    size = human_size(event.total_bytes) if event.total_bytes is not None else ""
+    return {
+        "step": f"[{event.step_number}/6] {STEP_LABELS.get(event.step_number, event.step.value)}"
+        if not event.terminal
+        else event.step.value.capitalize(),
+        "files": files,
+        "size": size,
+        "rate": _rate(event),
+        "eta": _eta(event),
+    }
+
+
+class ProgressView:
+    """Draws events as one live bar; ``connection`` shows the client's link state."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("{task.fields[step]:<18}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[files]:>14}"),
+            TextColumn("{task.fields[size]:>9}"),
+            TextColumn("{task.fields[rate]:>14}"),
+            TextColumn("{task.fields[eta]:>14}"),
+            TextColumn("[dim]{task.fields[connection]}"),
+            console=self.console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self.connection = ""
+
+    def __enter__(self) -> ProgressView:
+        self._progress.start()
+        self._task = self._progress.add_task(
+            "snapshot", total=100, step="starting", files="", size="", rate="", eta="",
+            connection="",
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def set_connection(self, state: str) -> None:
+        self.connection = state
+        if self._task is not None:
+            self._progress.update(self._task, connection=state)
+
+    def update(self, event: ProgressEvent) -> None:
+        if self._task is None:
+            return
+        fields: dict[str, Any] = describe(event)
+        self._progress.update(self._task, completed=event.progress, **fields)
+        if event.step is Step.FAILED:
+            self._progress.console.print(
+                f"[red]Snapshot failed:[/red] {event.error}", soft_wrap=True
+            )
+        elif event.step is Step.COMPLETED:
+            self._progress.console.print(
+                f"[green]Snapshot stored at[/green] {event.snapshot_url}", soft_wrap=True
+            )
+
+
+class JsonLines:
+    """``--json``: one event per line on stdout."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def update(self, event: ProgressEvent) -> None:
+        self.out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def set_connection(self, state: str) -> None:
+        pass

@@ -1,0 +1,268 @@
+"""Data of vidsync: progress events, projects, snapshots, manifest entries. No I/O."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+TOTAL_STEPS = 6
+
+
+class Step(StrEnum):
+    IDLE = "idle"
+    WAITING = "waiting"
+    BROWSING = "browsing"
+    COMPRESSING = "compressing"
+    UPLOADING = "uploading"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Step.COMPLETED, Step.FAILED, Step.CANCELLED)
+
+
+# stepNumber -> step name, as in DESIGN §2 (steps 2 and 3 are both "browsing").
+STEP_NAMES: dict[int, Step] = {
+    1: Step.WAITING,
+    2: Step.BROWSING,
+    3: Step.BROWSING,
+    4: Step.COMPRESSING,
+    5: Step.UPLOADING,
+    6: Step.COMPLETED,
+}
+
+
+def human_size(n: int) -> str:
+    """Binary units with the short labels users know: 2576980378 -> '2.4 GB'."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def iso_utc(seconds: float) -> str:
+    """RFC 3339 UTC with milliseconds: '2026-11-28T16:03:43.123Z'."""
+    whole = int(seconds)
+    millis = round((seconds - whole) * 1000)
+    if millis == 1000:
+        whole, millis = whole + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+@dataclass(slots=True)
+class ProgressEvent:
+    """One progress event; it always carries the whole current state (DESIGN §3)."""
+
+    project_id: str
+    step: Step
+    step_number: int
+    progress: int
+    message: str
+    timestamp: float
+    id: int = 0
+    snapshot_id: str | None = None
+    file_count: int | None = None
+    total_bytes: int | None = None
+    snapshot_url: str | None = None
+    error: str | None = None
+    step_done: float | None = None
+    step_total: float | None = None
+    rate: float | None = None
+    eta_seconds: float | None = None
+    resync: bool = False
+    # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
+    global_id: int = 0
+
+    @property
+    def terminal(self) -> bool:
+        return self.step.terminal
+
+    def replace(self, **changes: Any) -> ProgressEvent:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "projectId": self.project_id,
+            "step": self.step.value,
+            "stepNumber": self.step_number,
+            "totalSteps": TOTAL_STEPS,
+            "progress": self.progress,
+            "fileCount": self.file_count,
+            "totalSize": human_size(self.total_bytes) if self.total_bytes is not None else None,
+            "message": self.message,
+            "timestamp": iso_utc(self.timestamp),
+            "id": self.id,
+            "snapshotId": self.snapshot_id,
+            "totalBytes": self.total_bytes,
+            "stepDone": self.step_done,
+            "stepTotal": self.step_total,
+            "rate": self.rate,
+            "etaSeconds": self.eta_seconds,
+        }
+        if self.snapshot_url is not None:
+            data["snapshotUrl"] = self.snapshot_url
+        if self.error is not None:
+            data["error"] = self.error
+        if self.resync:
+            data["resync"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProgressEvent:
+        return cls(
+            project_id=data["projectId"],
+            step=Step(data["step"]),
+            step_number=int(data["stepNumber"]),
+            progress=int(data["progress"]),
+            message=data.get("message") or "",
+            timestamp=_parse_iso(data["timestamp"]) if data.get("timestamp") else 0.0,
+            id=int(data.get("id") or 0),
+            snapshot_id=data.get("snapshotId"),
+            file_count=data.get("fileCount"),
+            total_bytes=data.get("totalBytes"),
+            snapshot_url=data.get("snapshotUrl"),
+            error=data.get("error"),
+            step_done=data.get("stepDone"),
+            step_total=data.get("stepTotal"),
+            rate=data.get("rate"),
+            eta_seconds=data.get("etaSeconds"),
+            resync=bool(data.get("resync", False)),
+        )
+
+
+def _parse_iso(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def idle_event(project_id: str, now: float, last_id: int = 0) -> ProgressEvent:
+    """The poll answer for a project with no snapshot state (stepNumber 0)."""
+    return ProgressEvent(
+        project_id=project_id,
+        step=Step.IDLE,
+        step_number=0,
+        progress=0,
+        message="No snapshot generation in progress",
+        timestamp=now,
+        id=last_id,
+    )
+
+
+class SourceKind(StrEnum):
+    LOCAL = "local"
+    SYNCTHING = "syncthing"
+
+
+@dataclass(slots=True)
+class Project:
+    id: str
+    name: str
+    local_path: str
+    source: SourceKind
+    created_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "projectId": self.id,
+            "name": self.name,
+            "localPath": self.local_path,
+            "source": self.source.value,
+            "createdAt": iso_utc(self.created_at),
+        }
+
+
+class SnapshotState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class SnapshotRecord:
+    id: str
+    project_id: str
+    state: SnapshotState
+    started_at: float
+    finished_at: float | None = None
+    file_count: int | None = None
+    directory_count: int | None = None
+    total_bytes: int | None = None
+    skipped_count: int | None = None
+    manifest_url: str | None = None
+    manifest_bytes: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        duration = None
+        if self.finished_at is not None:
+            duration = round(self.finished_at - self.started_at, 3)
+        return {
+            "snapshotId": self.id,
+            "projectId": self.project_id,
+            "state": self.state.value,
+            "startedAt": iso_utc(self.started_at),
+            "finishedAt": iso_utc(self.finished_at) if self.finished_at is not None else None,
+            "durationSeconds": duration,
+            "fileCount": self.file_count,
+            "directoryCount": self.directory_count,
+            "totalBytes": self.total_bytes,
+            "totalSize": human_size(self.total_bytes) if self.total_bytes is not None else None,
+            "skippedCount": self.skipped_count,
+            "snapshotUrl": self.manifest_url,
+            "manifestBytes": self.manifest_bytes,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class ManifestEntry:
+    """One file, directory or symlink of a snapshot.
+
+    ``path`` is relative to the project root with ``/`` separators. A name whose
+    bytes are not valid UTF-8 is shown with U+FFFD in ``path``; its exact bytes
+    are kept in ``raw_path`` (``pathBase64`` in JSON), so nothing is lost.
+    """
+
+    path: str
+    size: int
+    is_directory: bool
+    mod_time_ns: int
+    is_symlink: bool = False
+    raw_path: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+    @property
+    def key(self) -> str:
+        """Identity of the entry across snapshots (exact even for non-UTF-8 names)."""
+        if self.raw_path is not None:
+            return "b64:" + base64.b64encode(self.raw_path).decode("ascii")
+        return self.path
+
+    @property
+    def kind(self) -> str:
+        if self.is_directory:
+            return "directory"
+        return "symlink" if self.is_symlink else "file"
+
+
+@dataclass(slots=True)
+class FolderStatus:
+    """What step 2 learns about a folder before browsing it (None: unknown)."""
+
+    file_count: int | None = None
+    directory_count: int | None = None
+    total_bytes: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,210 @@
+"""What the pipeline reports through: steps, in-step work, rate and ETA.
+
+The pipeline calls cheap methods (``advance`` may run once per file); the
+reporter turns them into full-state events at most every ``min_interval``
+seconds (and at every step change) and hands them to a sink, usually
+``ProgressTracker.publish``. It never knows who listens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vidsync.clock import Clock, SystemClock
+from vidsync.models import STEP_NAMES, ProgressEvent, Step
+
+Sink = Callable[[ProgressEvent], object]
+
+# Overall progress range of each step: browsing and the byte-heavy steps get the most.
+STEP_RANGES: dict[int, tuple[int, int]] = {
+    1: (0, 5),
+    2: (5, 10),
+    3: (10, 50),
+    4: (50, 75),
+    5: (75, 99),
+}
+
+# While a step's total is unknown, progress creeps towards this share of the step.
+_UNKNOWN_TOTAL_CAP = 0.9
+_UNKNOWN_TOTAL_HALF = 2000.0
+
+
+class RateEstimator:
+    """Units per second, smoothed (exponential moving average over samples)."""
+
+    def __init__(self, clock: Clock, smoothing: float = 0.3, min_span: float = 0.2) -> None:
+        self._clock = clock
+        self._smoothing = smoothing
+        self._min_span = min_span
+        self.reset(0.0)
+
+    def reset(self, done: float) -> None:
+        self._t = self._clock.monotonic()
+        self._done = done
+        self.rate: float | None = None
+
+    def sample(self, done: float) -> float | None:
+        now = self._clock.monotonic()
+        span = now - self._t
+        if span >= self._min_span:
+            instant = (done - self._done) / span
+            if self.rate is None:
+                self.rate = instant
+            else:
+                self.rate = self._smoothing * instant + (1 - self._smoothing) * self.rate
+            self._t, self._done = now, done
+        return self.rate
+
+
+class SnapshotReporter:
+    """Progress of one snapshot run; implements ``StepProgress`` for the sources."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        project_id: str,
+        snapshot_id: str,
+        *,
+        clock: Clock | None = None,
+        min_interval: float = 0.1,
+    ) -> None:
+        self._sink = sink
+        self.project_id = project_id
+        self.snapshot_id = snapshot_id
+        self._clock = clock or SystemClock()
+        self._min_interval = min_interval
+        self._rate = RateEstimator(self._clock)
+        self.step_number = 0
+        self.message = ""
+        self.done = 0.0
+        self.total: float | None = None
+        self.file_count: int | None = None
+        self.total_bytes: int | None = None
+        self._last_emit = float("-inf")
+        self._finished = False
+
+    # -- StepProgress --------------------------------------------------------
+
+    def set_message(self, message: str) -> None:
+        if message != self.message:
+            self.message = message
+            self._emit(force=True)
+
+    def set_total(self, total: float | None) -> None:
+        self.total = total
+        self._maybe_emit()
+
+    def set_done(self, done: float) -> None:
+        self.done = done
+        self._maybe_emit()
+
+    def advance(self, amount: float = 1) -> None:
+        self.done += amount
+        if self._clock.monotonic() - self._last_emit >= self._min_interval:
+            self._emit()
+
+    # -- pipeline ------------------------------------------------------------
+
+    def start_step(self, step_number: int, message: str, total: float | None = None) -> None:
+        self.step_number = step_number
+        self.message = message
+        self.done = 0.0
+        self.total = total
+        self._rate.reset(0.0)
+        self._emit(force=True)
+
+    def set_counts(self, file_count: int | None, total_bytes: int | None) -> None:
+        self.file_count = file_count
+        self.total_bytes = total_bytes
+
+    def complete(self, snapshot_url: str) -> None:
+        self._finish(Step.COMPLETED, 6, 100, "Snapshot generated successfully!", url=snapshot_url)
+
+    def fail(self, error: str) -> None:
+        message = "Failed to generate snapshot"
+        self._finish(Step.FAILED, self.step_number, self.overall(), message, error=error)
+
+    def cancelled(self) -> None:
+        self._finish(
+            Step.CANCELLED, self.step_number, self.overall(), "Snapshot cancelled by user"
+        )
+
+    # -- internals -----------------------------------------------------------
+
+    def overall(self) -> int:
+        if self.step_number not in STEP_RANGES:
+            return 0
+        lo, hi = STEP_RANGES[self.step_number]
+        if self.total:
+            fraction = min(self.done / self.total, 1.0)
+        else:
+            fraction = _UNKNOWN_TOTAL_CAP * self.done / (self.done + _UNKNOWN_TOTAL_HALF)
+        return int(lo + (hi - lo) * fraction)
+
+    def _eta(self, rate: float | None) -> float | None:
+        if rate is None or rate <= 0 or not self.total:
+            return None
+        return round(max(self.total - self.done, 0) / rate, 1)
+
+    def _maybe_emit(self) -> None:
+        if self._clock.monotonic() - self._last_emit >= self._min_interval:
+            self._emit()
+
+    def _emit(self, force: bool = False) -> None:
+        if self._finished:
+            return
+        if not force and self._clock.monotonic() - self._last_emit < self._min_interval:
+            return
+        rate = self._rate.sample(self.done)
+        self._publish(
+            ProgressEvent(
+                project_id=self.project_id,
+                snapshot_id=self.snapshot_id,
+                step=STEP_NAMES.get(self.step_number, Step.WAITING),
+                step_number=max(self.step_number, 1),
+                progress=self.overall(),
+                message=self.message,
+                timestamp=0.0,
+                file_count=self.file_count,
+                total_bytes=self.total_bytes,
+                step_done=self.done,
+                step_total=self.total,
+                rate=round(rate, 1) if rate is not None else None,
+                eta_seconds=self._eta(rate),
+            )
+        )
+
+    def _finish(
+        self,
+        step: Step,
+        step_number: int,
+        progress: int,
+        message: str,
+        *,
+        url: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._publish(
+            ProgressEvent(
+                project_id=self.project_id,
+                snapshot_id=self.snapshot_id,
+                step=step,
+                step_number=max(step_number, 1),
+                progress=progress,
+                message=message,
+                timestamp=0.0,
+                file_count=self.file_count,
+                total_bytes=self.total_bytes,
+                snapshot_url=url,
+                error=error,
+                step_done=self.done if step is not Step.COMPLETED else None,
+                step_total=self.total if step is not Step.COMPLETED else None,
+            )
+        )
+
+    def _publish(self, event: ProgressEvent) -> None:
+        self._last_emit = self._clock.monotonic()
+        self._sink(event)

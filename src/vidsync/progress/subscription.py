@@ -1,0 +1,156 @@
+"""One subscriber's bounded buffer, with coalescing that never drops a terminal event."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from vidsync.models import ProgressEvent
+
+
+class Subscription:
+    """Events for one subscriber, readable from asyncio (``next``) or a thread (``get``).
+
+    ``push`` never blocks and never waits for the reader. When the buffer is full,
+    an intermediate event is dropped in favour of a newer one: first an event
+    followed by a newer one of the same project and step (so step transitions
+    survive as long as possible), else the oldest intermediate event. Every
+    event carries the whole state, so a reader only ever misses intermediate
+    values. Terminal events are never dropped.
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        *,
+        project_id: str | None,
+        snapshot_id: str | None = None,
+        until_terminal: bool = True,
+        on_close: Callable[[Subscription], None] | None = None,
+    ) -> None:
+        self.buffer_size = buffer_size
+        self.project_id = project_id
+        self.snapshot_id = snapshot_id
+        self.until_terminal = until_terminal
+        # True when the client's Last-Event-ID is already the terminal event.
+        self.already_finished = False
+        self.coalesced = 0
+        self._items: deque[ProgressEvent] = deque()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Event | None = None
+        self._closed = False
+        self._ended = False  # delivered the terminal event it waited for
+        self._on_close = on_close
+
+    # -- producer side -------------------------------------------------------
+
+    def wants(self, event: ProgressEvent) -> bool:
+        if self.project_id is not None and event.project_id != self.project_id:
+            return False
+        return self.snapshot_id is None or event.snapshot_id == self.snapshot_id
+
+    def push(self, event: ProgressEvent) -> None:
+        if not self.wants(event):
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if len(self._items) >= self.buffer_size and not event.terminal:
+                self._make_room()
+            self._items.append(event)
+            self._cond.notify_all()
+        self._wake()
+
+    def _make_room(self) -> None:
+        items = self._items
+        victim: int | None = None
+        for i in range(len(items) - 1):
+            a, b = items[i], items[i + 1]
+            if (
+                not a.terminal
+                and a.project_id == b.project_id
+                and a.step_number == b.step_number
+                and a.snapshot_id == b.snapshot_id
+            ):
+                victim = i
+                break
+        if victim is None:
+            victim = next((i for i, e in enumerate(items) if not e.terminal), None)
+        if victim is not None:
+            del items[victim]
+            self.coalesced += 1
+
+    def _wake(self) -> None:
+        loop, ready = self._loop, self._ready
+        if loop is None or ready is None:
+            return
+        try:
+            loop.call_soon_threadsafe(ready.set)
+        except RuntimeError:  # the reader's loop is closed: nobody is listening
+            self.close()
+
+    # -- consumer side -------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        """True once the terminal event it waited for was delivered, or it was closed."""
+        return self._ended or self._closed
+
+    def _take(self) -> ProgressEvent | None:
+        if not self._items:
+            return None
+        event = self._items.popleft()
+        if event.terminal and self.until_terminal:
+            self._ended = True
+        return event
+
+    def get_nowait(self) -> ProgressEvent | None:
+        with self._lock:
+            return None if self._ended else self._take()
+
+    def get(self, timeout: float | None = None) -> ProgressEvent | None:
+        """Blocking read for threads; None on timeout or when ended."""
+        with self._cond:
+            if self._ended:
+                return None
+            if not self._items and not self._closed:
+                self._cond.wait(timeout)
+            return None if self._ended else self._take()
+
+    async def next(self, timeout: float | None = None) -> ProgressEvent | None:
+        """Async read; None on timeout or when ended."""
+        if self._ready is None:
+            self._loop = asyncio.get_running_loop()
+            self._ready = asyncio.Event()
+        with self._lock:
+            if self._ended:
+                return None
+            event = self._take()
+            if event is not None or self._closed:
+                return event
+            self._ready.clear()
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return None
+        with self._lock:
+            return None if self._ended else self._take()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        if self._on_close is not None:
+            self._on_close(self)
+        loop, ready = self._loop, self._ready
+        if loop is not None and ready is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(ready.set)
+
+    def __len__(self) -> int:
+        return len(self._items)

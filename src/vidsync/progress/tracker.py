@@ -1,0 +1,241 @@
+"""The progress tracker: per-project state, a ring of recent events, and subscribers.
+
+It knows nothing of HTTP. ``publish`` is called by snapshot reporters from worker
+threads and never blocks on a subscriber; the SSE and poll endpoints, the
+history log and the CLI bar are all just subscribers or listeners.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vidsync.clock import Clock, SystemClock
+from vidsync.models import ProgressEvent, Step
+from vidsync.progress.subscription import Subscription
+
+Listener = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class _ProjectState:
+    last_id: int = 0
+    current: ProgressEvent | None = None
+    finished_at: float | None = None  # monotonic time of the terminal event
+    ring: deque[ProgressEvent] = field(default_factory=deque)
+
+
+class ProgressTracker:
+    def __init__(
+        self,
+        *,
+        buffer_size: int = 10,
+        ring_size: int = 1000,
+        retention: float = 600.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.buffer_size = buffer_size
+        self.ring_size = ring_size
+        self.retention = retention
+        self.clock: Clock = clock or SystemClock()
+        self._lock = threading.RLock()
+        self._projects: dict[str, _ProjectState] = {}
+        self._subscribers: set[Subscription] = set()
+        self._listeners: list[Listener] = []
+        # The all-projects stream numbers its events with one global sequence.
+        self._global_id = 0
+        self._global_ring: deque[tuple[int, ProgressEvent]] = deque(maxlen=ring_size)
+
+    # -- producer ------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` with every published event, in order (keep it quick)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def seed(self, project_id: str, last_id: int, current: ProgressEvent | None = None) -> None:
+        """Continue a project's ids after ``last_id`` (events from before a restart)."""
+        with self._lock:
+            state = self._projects.setdefault(project_id, _ProjectState())
+            state.last_id = max(state.last_id, last_id)
+            if current is not None and state.current is None:
+                state.current = current
+                if current.terminal:
+                    state.finished_at = self.clock.monotonic()
+
+    def publish(self, event: ProgressEvent) -> ProgressEvent | None:
+        """Record and fan out one event; returns it with its id, or None if refused.
+
+        Enforces the contract whatever the producer does: ids rise by one per
+        project, progress never goes backwards within a snapshot and reaches 100
+        only on completion, a failure keeps the last progress and step number,
+        and nothing follows a terminal event of the same snapshot.
+        """
+        with self._lock:
+            state = self._projects.setdefault(event.project_id, _ProjectState())
+            prev = state.current
+            same_run = prev is not None and prev.snapshot_id == event.snapshot_id
+            if same_run and prev is not None and prev.terminal:
+                return None
+            progress = event.progress
+            step_number = event.step_number
+            if same_run and prev is not None:
+                if event.step in (Step.FAILED, Step.CANCELLED):
+                    progress = prev.progress
+                    step_number = prev.step_number
+                progress = max(progress, prev.progress)
+            progress = 100 if event.step is Step.COMPLETED else max(0, min(progress, 99))
+            state.last_id += 1
+            self._global_id += 1
+            final = event.replace(
+                id=state.last_id,
+                global_id=self._global_id,
+                progress=progress,
+                step_number=step_number,
+                timestamp=event.timestamp or self.clock.time(),
+                resync=False,
+            )
+            state.current = final
+            state.finished_at = self.clock.monotonic() if final.terminal else None
+            state.ring.append(final)
+            while len(state.ring) > self.ring_size:
+                state.ring.popleft()
+            self._global_ring.append((self._global_id, final))
+            for sub in list(self._subscribers):
+                sub.push(final)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(final)
+        return final
+
+    def forget(self, project_id: str) -> None:
+        """Drop a deleted project's state (its ids are not reused within this process)."""
+        with self._lock:
+            state = self._projects.get(project_id)
+            if state is not None:
+                state.current = None
+                state.finished_at = None
+                state.ring.clear()
+
+    # -- readers -------------------------------------------------------------
+
+    def _expire(self, state: _ProjectState) -> None:
+        if state.finished_at is not None and (
+            self.clock.monotonic() - state.finished_at >= self.retention
+        ):
+            state.current = None
+            state.finished_at = None
+            state.ring.clear()
+
+    def current(self, project_id: str) -> ProgressEvent | None:
+        """The project's state, or None when idle (no snapshot, or retention expired)."""
+        with self._lock:
+            state = self._projects.get(project_id)
+            if state is None:
+                return None
+            self._expire(state)
+            return state.current
+
+    def last_id(self, project_id: str) -> int:
+        with self._lock:
+            state = self._projects.get(project_id)
+            return state.last_id if state else 0
+
+    def events_after(self, project_id: str, last_id: int) -> list[ProgressEvent] | None:
+        """Exactly the events after ``last_id``, or None if some of them are gone."""
+        with self._lock:
+            state = self._projects.get(project_id)
+            if state is None:
+                return [] if last_id == 0 else None
+            self._expire(state)
+            return self._after(state, last_id)
+
+    @staticmethod
+    def _after(state: _ProjectState, last_id: int) -> list[ProgressEvent] | None:
+        if last_id > state.last_id:
+            return None  # an id this tracker never issued: resync
+        if last_id == state.last_id:
+            return []
+        ring = state.ring
+        if not ring or ring[0].id > last_id + 1:
+            return None
+        return [e for e in ring if e.id > last_id]
+
+    def subscribe(
+        self,
+        project_id: str,
+        *,
+        last_event_id: int | None = None,
+        snapshot_id: str | None = None,
+    ) -> Subscription:
+        """Subscribe to one project; ends after the terminal event it is waiting for.
+
+        Works before any snapshot has started. Without ``last_event_id`` the
+        current state comes first; with it, exactly the missed events, or one
+        event with the current state marked ``resync`` when they are gone.
+        """
+        sub = Subscription(
+            self.buffer_size,
+            project_id=project_id,
+            snapshot_id=snapshot_id,
+            until_terminal=True,
+            on_close=self._unsubscribe,
+        )
+        with self._lock:
+            state = self._projects.setdefault(project_id, _ProjectState())
+            self._expire(state)
+            current = state.current
+            backlog: list[ProgressEvent] = []
+            if last_event_id is None:
+                if current is not None:
+                    backlog = [current]
+            else:
+                missed = self._after(state, last_event_id)
+                if missed is None:
+                    if current is not None:
+                        backlog = [current.replace(resync=True)]
+                else:
+                    backlog = missed
+                    if not missed and current is not None and current.terminal:
+                        sub.already_finished = sub.wants(current)
+            for event in backlog:
+                if sub.wants(event):
+                    # The backlog may exceed the buffer: it is what the client asked for.
+                    sub._items.append(event)
+            self._subscribers.add(sub)
+        return sub
+
+    def subscribe_all(self, *, last_event_id: int | None = None) -> Subscription:
+        """Subscribe to every project (never ends by itself); resume ids are ``global_id``."""
+        sub = Subscription(
+            max(self.buffer_size, 1),
+            project_id=None,
+            until_terminal=False,
+            on_close=self._unsubscribe,
+        )
+        with self._lock:
+            backlog: list[ProgressEvent] = []
+            ring = self._global_ring
+            if last_event_id is not None and ring and ring[0][0] <= last_event_id + 1 and (
+                last_event_id <= self._global_id
+            ):
+                backlog = [e for gid, e in ring if gid > last_event_id]
+            else:
+                for state in self._projects.values():
+                    self._expire(state)
+                    if state.current is not None:
+                        backlog.append(state.current.replace(resync=last_event_id is not None))
+            sub._items.extend(backlog)
+            self._subscribers.add(sub)
+            return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)

@@ -1,0 +1,189 @@
+"""The snapshot manifest: streamed to disk, gzip-compressed, read back as a stream.
+
+Format (one JSON document, laid out one entry per line so it can be streamed
+both ways without holding the whole list in memory)::
+
+    {"format":1,"projectId":...,"snapshotId":...,"createdAt":...,"fileCount":N,
+     "directoryCount":D,"totalSize":BYTES,"skippedCount":K,"entries":[
+    {"name":"a.mov","path":"clips/a.mov","size":1,"isDirectory":false,"modTime":"..."},
+    ...
+    ]}
+
+``modTime`` is RFC 3339 UTC with nanoseconds. Symlinks add ``"isSymlink":true``.
+A path that is not valid UTF-8 shows U+FFFD in ``name``/``path`` and carries its
+exact bytes in ``pathBase64``.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import gzip
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from vidsync.models import ManifestEntry, iso_utc
+
+MANIFEST_SUFFIX = ".json.gz"
+_ENTRIES_KEY = ',"entries":['
+_COMPRESS_LEVEL = 6
+_CHUNK = 1 << 20
+
+_encode: Callable[[str], str] = encode_basestring
+
+
+class _TimeFormatter:
+    """RFC 3339 with nanoseconds; caches the seconds part (files share it often)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, ns: int) -> str:
+        second, frac = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{frac:09d}Z"
+
+
+def parse_mod_time(text: str) -> int:
+    """Inverse of the manifest's modTime format, in nanoseconds."""
+    whole, _, frac = text.rstrip("Z").partition(".")
+    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return seconds * 1_000_000_000 + int((frac or "0").ljust(9, "0")[:9])
+
+
+def entry_line(entry: ManifestEntry, fmt: Callable[[int], str]) -> str:
+    name = entry.path.rpartition("/")[2]
+    line = (
+        f'{{"name":{_encode(name)},"path":{_encode(entry.path)},"size":{entry.size},'
+        f'"isDirectory":{"true" if entry.is_directory else "false"},'
+        f'"modTime":"{fmt(entry.mod_time_ns)}"'
+    )
+    if entry.is_symlink:
+        line += ',"isSymlink":true'
+    if entry.raw_path is not None:
+        line += f',"pathBase64":"{base64.b64encode(entry.raw_path).decode("ascii")}"'
+    return line + "}"
+
+
+def entry_from_json(data: dict[str, Any]) -> ManifestEntry:
+    raw = data.get("pathBase64")
+    return ManifestEntry(
+        path=data["path"],
+        size=int(data["size"]),
+        is_directory=bool(data["isDirectory"]),
+        mod_time_ns=parse_mod_time(data["modTime"]),
+        is_symlink=bool(data.get("isSymlink", False)),
+        raw_path=base64.b64decode(raw) if raw else None,
+    )
+
+
+class EntrySpool:
+    """Step 3's output: entries encoded once, one per line, in a temporary file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "w", encoding="utf-8", buffering=_CHUNK)  # noqa: SIM115
+        self._fmt = _TimeFormatter()
+        self.entry_count = 0
+        self.file_count = 0
+        self.directory_count = 0
+        self.total_bytes = 0
+
+    def add(self, entry: ManifestEntry) -> None:
+        self._file.write(entry_line(entry, self._fmt))
+        self._file.write("\n")
+        self.entry_count += 1
+        if entry.is_directory:
+            self.directory_count += 1
+        else:
+            self.file_count += 1
+            self.total_bytes += entry.size
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+@dataclass(frozen=True)
+class ManifestHeader:
+    project_id: str
+    snapshot_id: str
+    created_at: float
+    file_count: int
+    directory_count: int
+    total_size: int
+    skipped_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "projectId": self.project_id,
+            "snapshotId": self.snapshot_id,
+            "createdAt": iso_utc(self.created_at),
+            "fileCount": self.file_count,
+            "directoryCount": self.directory_count,
+            "totalSize": self.total_size,
+            "skippedCount": self.skipped_count,
+        }
+
+
+def write_manifest(
+    spool: EntrySpool,
+    header: ManifestHeader,
+    out: Path,
+    on_entries: Callable[[int], None],
+    check: Callable[[], None],
+) -> int:
+    """Step 4: compress header and spooled entries into ``out``; returns its size.
+
+    ``on_entries(n)`` is called as entries are compressed; ``check`` may raise to
+    stop (cancellation).
+    """
+    spool.close()
+    head = json.dumps(header.to_json(), separators=(",", ":"), ensure_ascii=False)
+    with (
+        open(out, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=_COMPRESS_LEVEL, mtime=0) as gz,
+        open(spool.path, encoding="utf-8") as src,
+    ):
+        gz.write((head[:-1] + _ENTRIES_KEY + "\n").encode("utf-8"))
+        first = True
+        while True:
+            lines = src.readlines(_CHUNK)
+            if not lines:
+                break
+            check()
+            body = ",\n".join(line.rstrip("\n") for line in lines)
+            gz.write(((",\n" if not first else "") + body).encode("utf-8"))
+            first = False
+            on_entries(len(lines))
+        gz.write(b"\n]}\n")
+    return out.stat().st_size
+
+
+def read_manifest(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[ManifestEntry]]:
+    """Open a compressed manifest: its header now, its entries as a lazy iterator."""
+    text = io.TextIOWrapper(gzip.GzipFile(fileobj=stream, mode="rb"), encoding="utf-8")
+    first = text.readline()
+    if not first.rstrip("\n").endswith(_ENTRIES_KEY):
+        raise ValueError("not a vidsync manifest")
+    header: dict[str, Any] = json.loads(first.rstrip("\n")[: -len(_ENTRIES_KEY)] + "}")
+
+    def entries() -> Iterator[ManifestEntry]:
+        with text:
+            for line in text:
+                line = line.rstrip("\n").rstrip(",")
+                if not line or line == "]}":
+                    continue
+                yield entry_from_json(json.loads(line))
+
+    return header, entries()

@@ -1,0 +1,159 @@
+"""The snapshot pipeline: the six steps, reported through a reporter it does not own.
+
+Runs in a worker thread; knows nothing of HTTP, SQLite or the terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidsync.clock import Clock, SystemClock
+from vidsync.models import SnapshotState, human_size
+from vidsync.progress.reporter import SnapshotReporter
+from vidsync.snapshot.manifest import (
+    MANIFEST_SUFFIX,
+    EntrySpool,
+    ManifestHeader,
+    write_manifest,
+)
+from vidsync.snapshot.source import CancelToken, SnapshotCancelled, Source, SourceError
+from vidsync.storage.base import StorageError, Store
+
+log = logging.getLogger(__name__)
+
+WAITING_MESSAGES = {
+    "syncthing": "Waiting for Syncthing scan...",
+    "local": "Checking project folder...",
+}
+
+
+@dataclass
+class SnapshotResult:
+    state: SnapshotState
+    snapshot_url: str | None = None
+    error: str | None = None
+    file_count: int | None = None
+    directory_count: int | None = None
+    total_bytes: int | None = None
+    skipped_count: int | None = None
+    manifest_bytes: int | None = None
+
+
+@dataclass
+class SnapshotJob:
+    project_id: str
+    snapshot_id: str
+    source: Source
+    store: Store
+    reporter: SnapshotReporter
+    work_dir: Path
+    cancel: CancelToken = field(default_factory=CancelToken)
+    waiting_message: str = "Waiting for Syncthing scan..."
+    # Seconds slept per file browsed: tests and demos only; 0 never sleeps.
+    throttle: float = 0.0
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def key(self) -> str:
+        return f"{self.project_id}/{self.snapshot_id}{MANIFEST_SUFFIX}"
+
+
+def run_snapshot(job: SnapshotJob) -> SnapshotResult:
+    """Run every step; always ends with exactly one terminal event and a result."""
+    work = job.work_dir / job.snapshot_id
+    rep = job.reporter
+    result = SnapshotResult(state=SnapshotState.FAILED)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        _run_steps(job, work, result)
+        result.state = SnapshotState.COMPLETED
+        assert result.snapshot_url is not None
+        rep.complete(result.snapshot_url)
+    except SnapshotCancelled:
+        if job.cancel.reason:
+            result.error = job.cancel.reason
+            rep.fail(result.error)
+        else:
+            result.state = SnapshotState.CANCELLED
+            rep.cancelled()
+    except (SourceError, StorageError) as exc:
+        result.error = str(exc)
+        rep.fail(result.error)
+    except OSError as exc:
+        result.error = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        rep.fail(result.error)
+    except Exception as exc:
+        log.exception("snapshot %s of %s failed", job.snapshot_id, job.project_id)
+        result.error = f"internal error: {type(exc).__name__}: {exc}"
+        rep.fail(result.error)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
+    rep, cancel, source = job.reporter, job.cancel, job.source
+    created_at = job.clock.time()
+
+    if rep.step_number != 1:  # the job manager may have announced step 1 already
+        rep.start_step(1, job.waiting_message)
+    source.wait_ready(rep, cancel)
+    cancel.check()
+
+    rep.start_step(2, "Getting folder status...")
+    status = source.status(rep, cancel)
+    cancel.check()
+
+    expected = None
+    if status.file_count is not None:
+        expected = status.file_count + (status.directory_count or 0)
+    rep.set_counts(status.file_count, status.total_bytes)
+    rep.start_step(3, "Browsing files...", total=expected)
+    spool = EntrySpool(work / "entries.jsonl")
+    try:
+        for entry in source.entries(rep, cancel):
+            spool.add(entry)
+            if job.throttle and cancel.wait(job.throttle):
+                break
+        cancel.check()
+    finally:
+        spool.close()
+    result.file_count = spool.file_count
+    result.directory_count = spool.directory_count
+    result.total_bytes = spool.total_bytes
+    result.skipped_count = source.skipped
+    rep.set_counts(spool.file_count, spool.total_bytes)
+
+    rep.start_step(
+        4,
+        f"Processing {spool.file_count} files ({human_size(spool.total_bytes)} total)...",
+        total=spool.entry_count,
+    )
+    header = ManifestHeader(
+        project_id=job.project_id,
+        snapshot_id=job.snapshot_id,
+        created_at=created_at,
+        file_count=spool.file_count,
+        directory_count=spool.directory_count,
+        total_size=spool.total_bytes,
+        skipped_count=source.skipped,
+    )
+    manifest = work / ("manifest" + MANIFEST_SUFFIX)
+
+    def compressed(n: int) -> None:
+        rep.advance(n)
+        if job.throttle:
+            cancel.wait(job.throttle)
+
+    size = write_manifest(spool, header, manifest, compressed, cancel.check)
+    with contextlib.suppress(FileNotFoundError):
+        spool.path.unlink()
+    result.manifest_bytes = size
+    cancel.check()
+
+    rep.start_step(5, "Uploading snapshot to cloud...", total=size)
+    result.snapshot_url = job.store.put(job.key, manifest, rep.advance, cancel, rep.set_message)

@@ -1,0 +1,45 @@
+"""The Store protocol: where compressed manifests go and are read back from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from vidsync.snapshot.source import CancelToken
+
+
+class StorageError(Exception):
+    """Storing or reading a manifest failed; the message says why."""
+
+
+class ManifestNotFound(StorageError):
+    pass
+
+
+class Store(Protocol):
+    def put(
+        self,
+        key: str,
+        source: Path,
+        on_progress: Callable[[int], None],
+        cancel: CancelToken,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> str:
+        """Upload the file at ``source`` under ``key``; return its URL.
+
+        ``on_progress(n)`` is called with each number of bytes the storage has
+        acknowledged (their sum is the file size on success). ``on_retry(msg)``
+        is called with a user-facing message before a retry. Raises StorageError
+        on failure and SnapshotCancelled if cancelled; on any failure nothing
+        remains stored under ``key``.
+        """
+        ...
+
+    def open(self, url: str) -> BinaryIO:
+        """Open a stored manifest for reading (compressed bytes)."""
+        ...
+
+    def delete(self, url: str) -> None:
+        """Remove a stored manifest; no error if it is already gone."""
+        ...

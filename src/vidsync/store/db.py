@@ -1,0 +1,172 @@
+"""SQLite persistence: projects and snapshot records (WAL mode, one connection, a lock)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    local_path TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    file_count INTEGER,
+    directory_count INTEGER,
+    total_bytes INTEGER,
+    skipped_count INTEGER,
+    manifest_url TEXT,
+    manifest_bytes INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots(project_id, started_at);
+"""
+
+_SNAPSHOT_COLUMNS = (
+    "id, project_id, state, started_at, finished_at, file_count, directory_count, "
+    "total_bytes, skipped_count, manifest_url, manifest_bytes, error"
+)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._conn.execute(sql, args).fetchall())
+
+    # -- projects ------------------------------------------------------------
+
+    def add_project(self, project: Project) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO projects (id, name, local_path, source, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (project.id, project.name, project.local_path, project.source.value,
+                 project.created_at),
+            )
+
+    def get_project(self, project_id: str) -> Project | None:
+        rows = self._query(
+            "SELECT id, name, local_path, source, created_at FROM projects WHERE id = ?",
+            (project_id,),
+        )
+        return _project(rows[0]) if rows else None
+
+    def find_project_by_path(self, local_path: str) -> Project | None:
+        rows = self._query(
+            "SELECT id, name, local_path, source, created_at FROM projects WHERE local_path = ?",
+            (local_path,),
+        )
+        return _project(rows[0]) if rows else None
+
+    def list_projects(self) -> list[Project]:
+        rows = self._query(
+            "SELECT id, name, local_path, source, created_at FROM projects ORDER BY created_at"
+        )
+        return [_project(r) for r in rows]
+
+    def delete_project(self, project_id: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+            return cur.rowcount > 0
+
+    # -- snapshots -----------------------------------------------------------
+
+    def save_snapshot(self, record: SnapshotRecord) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.project_id, record.state.value, record.started_at,
+                 record.finished_at, record.file_count, record.directory_count,
+                 record.total_bytes, record.skipped_count, record.manifest_url,
+                 record.manifest_bytes, record.error),
+            )
+
+    def get_snapshot(self, project_id: str, snapshot_id: str) -> SnapshotRecord | None:
+        rows = self._query(
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE project_id = ? AND id = ?",
+            (project_id, snapshot_id),
+        )
+        return _snapshot(rows[0]) if rows else None
+
+    def list_snapshots(self, project_id: str, limit: int = 100) -> list[SnapshotRecord]:
+        rows = self._query(
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE project_id = ? "
+            "ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (project_id, limit),
+        )
+        return [_snapshot(r) for r in rows]
+
+    def latest_snapshot(self, project_id: str) -> SnapshotRecord | None:
+        found = self.list_snapshots(project_id, limit=1)
+        return found[0] if found else None
+
+    def running_snapshots(self) -> list[SnapshotRecord]:
+        rows = self._query(
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE state = ?",
+            (SnapshotState.RUNNING.value,),
+        )
+        return [_snapshot(r) for r in rows]
+
+
+def _project(row: tuple[Any, ...]) -> Project:
+    return Project(
+        id=row[0], name=row[1], local_path=row[2], source=SourceKind(row[3]), created_at=row[4]
+    )
+
+
+def _snapshot(row: tuple[Any, ...]) -> SnapshotRecord:
+    return SnapshotRecord(
+        id=row[0],
+        project_id=row[1],
+        state=SnapshotState(row[2]),
+        started_at=row[3],
+        finished_at=row[4],
+        file_count=row[5],
+        directory_count=row[6],
+        total_bytes=row[7],
+        skipped_count=row[8],
+        manifest_url=row[9],
+        manifest_bytes=row[10],
+        error=row[11],
+    )

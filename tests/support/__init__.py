@@ -1,0 +1,1 @@
+"""Test support: agent processes, trees, SSE readers."""
