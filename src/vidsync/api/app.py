@@ -13,14 +13,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
-from vidsync.api import progress, projects
+from vidsync.api import progress, projects, snapshots
 from vidsync.api.errors import install_error_handlers
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard
 from vidsync.api.state import Agent, SourceFactory
 from vidsync.clock import Clock, SystemClock
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
+from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
+from vidsync.snapshot.recovery import recover
 from vidsync.storage import open_store
 from vidsync.store.db import Database
 
@@ -36,6 +38,7 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
         ring_size=settings.progress_ring_size,
         retention=settings.progress_retention,
         clock=clock,
+        journal=db.append_event,
     )
     store = open_store(settings)
     sources = SourceFactory(settings)
@@ -48,7 +51,9 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
         clock=clock,
         throttle=settings.throttle,
     )
-    return Agent(settings, clock, db, tracker, store, jobs, sources)
+    recover(db, tracker, store, settings.work_dir, clock)
+    batch = BatchRunner(jobs, settings.batch_concurrency)
+    return Agent(settings, clock, db, tracker, store, jobs, sources, batch)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_handlers(app)
     app.include_router(projects.router)
     app.include_router(progress.router)
+    app.include_router(snapshots.router)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary")
     def health() -> dict[str, Any]:

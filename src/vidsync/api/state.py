@@ -13,6 +13,7 @@ from vidsync.clock import Clock
 from vidsync.models import Project, SourceKind
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
+from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
 from vidsync.snapshot.local import LocalSource
 from vidsync.snapshot.source import Source, SourceError
@@ -36,6 +37,7 @@ class Agent:
     store: Store
     jobs: Jobs
     sources: SourceFactory
+    batch: BatchRunner
 
     def register_source(self, project: Project) -> None:
         self.sources.register(project)

@@ -23,14 +23,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from vidsync.api.app import create_app
+    from vidsync.api.server import serve
 
     settings = _settings(args)
-    app = create_app(settings)
     print(f"vidsync agent on http://{settings.host}:{settings.port}/", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    serve(settings, log_level=args.log_level)
     return 0
 
 

@@ -43,6 +43,7 @@ class Subscription:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Event | None = None
         self._closed = False
+        self._finishing = False  # deliver what is buffered, then end
         self._ended = False  # delivered the terminal event it waited for
         self._on_close = on_close
 
@@ -102,6 +103,8 @@ class Subscription:
 
     def _take(self) -> ProgressEvent | None:
         if not self._items:
+            if self._finishing:
+                self._ended = True
             return None
         event = self._items.popleft()
         if event.terminal and self.until_terminal:
@@ -117,7 +120,7 @@ class Subscription:
         with self._cond:
             if self._ended:
                 return None
-            if not self._items and not self._closed:
+            if not self._items and not self._closed and not self._finishing:
                 self._cond.wait(timeout)
             return None if self._ended else self._take()
 
@@ -130,7 +133,7 @@ class Subscription:
             if self._ended:
                 return None
             event = self._take()
-            if event is not None or self._closed:
+            if event is not None or self._closed or self._ended:
                 return event
             self._ready.clear()
         try:
@@ -139,6 +142,13 @@ class Subscription:
             return None
         with self._lock:
             return None if self._ended else self._take()
+
+    def finish(self) -> None:
+        """End after the events already buffered (agent shutdown): no event is lost."""
+        with self._lock:
+            self._finishing = True
+            self._cond.notify_all()
+        self._wake()
 
     def close(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ history log and the CLI bar are all just subscribers or listeners.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from vidsync.models import ProgressEvent, Step
 from vidsync.progress.subscription import Subscription
 
 Listener = Callable[[ProgressEvent], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,7 +37,10 @@ class ProgressTracker:
         ring_size: int = 1000,
         retention: float = 600.0,
         clock: Clock | None = None,
+        journal: Listener | None = None,
     ) -> None:
+        """``journal`` records each event before anyone sees it (so an id that a
+        client saw is never issued again after a restart); keep it quick."""
         self.buffer_size = buffer_size
         self.ring_size = ring_size
         self.retention = retention
@@ -44,6 +49,7 @@ class ProgressTracker:
         self._projects: dict[str, _ProjectState] = {}
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Listener] = []
+        self._journal = journal
         # The all-projects stream numbers its events with one global sequence.
         self._global_id = 0
         self._global_ring: deque[tuple[int, ProgressEvent]] = deque(maxlen=ring_size)
@@ -55,15 +61,20 @@ class ProgressTracker:
         with self._lock:
             self._listeners.append(listener)
 
-    def seed(self, project_id: str, last_id: int, current: ProgressEvent | None = None) -> None:
-        """Continue a project's ids after ``last_id`` (events from before a restart)."""
+    def restore(self, project_id: str, last_id: int, recent: list[ProgressEvent]) -> None:
+        """Continue a project after a restart: ids go on after ``last_id`` and the
+        ``recent`` events (oldest first) can be replayed to reconnecting clients."""
         with self._lock:
             state = self._projects.setdefault(project_id, _ProjectState())
             state.last_id = max(state.last_id, last_id)
-            if current is not None and state.current is None:
-                state.current = current
-                if current.terminal:
-                    state.finished_at = self.clock.monotonic()
+            state.ring.extend(recent[-self.ring_size :])
+            if recent:
+                latest = recent[-1]
+                state.current = latest
+                if latest.terminal:
+                    age = max(0.0, self.clock.time() - latest.timestamp)
+                    state.finished_at = self.clock.monotonic() - age
+                self._expire(state)
 
     def publish(self, event: ProgressEvent) -> ProgressEvent | None:
         """Record and fan out one event; returns it with its id, or None if refused.
@@ -97,6 +108,11 @@ class ProgressTracker:
                 timestamp=event.timestamp or self.clock.time(),
                 resync=False,
             )
+            if self._journal is not None:
+                try:
+                    self._journal(final)
+                except Exception:  # history is lost for this event; progress goes on
+                    log.exception("cannot record progress event %s/%s", final.project_id, final.id)
             state.current = final
             state.finished_at = self.clock.monotonic() if final.terminal else None
             state.ring.append(final)
@@ -230,6 +246,13 @@ class ProgressTracker:
             sub._items.extend(backlog)
             self._subscribers.add(sub)
             return sub
+
+    def finish_all(self) -> None:
+        """Let every subscriber drain its buffer and end (the agent is stopping)."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            sub.finish()
 
     def _unsubscribe(self, sub: Subscription) -> None:
         with self._lock:

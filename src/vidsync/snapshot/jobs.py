@@ -18,6 +18,8 @@ from vidsync.snapshot.pipeline import WAITING_MESSAGES, SnapshotJob, SnapshotRes
 from vidsync.snapshot.source import CancelToken, Source
 from vidsync.storage.base import Store
 
+INTERRUPTED = "interrupted: the agent stopped"
+
 
 class SnapshotLog(Protocol):
     """Where snapshot records are kept (the SQLite store in the agent)."""
@@ -41,10 +43,16 @@ def new_snapshot_id(clock: Clock) -> str:
 
 @dataclass
 class _Running:
-    snapshot_id: str
+    project: Project
+    record: SnapshotRecord
+    reporter: SnapshotReporter
     cancel: CancelToken
-    thread: threading.Thread
     done: threading.Event
+    thread: threading.Thread | None = None  # None while queued
+
+    @property
+    def snapshot_id(self) -> str:
+        return self.record.id
 
 
 class Jobs:
@@ -58,7 +66,6 @@ class Jobs:
         source_for: Callable[[Project], Source],
         clock: Clock | None = None,
         throttle: float = 0.0,
-        on_finished: Callable[[SnapshotRecord], None] | None = None,
     ) -> None:
         self._tracker = tracker
         self._log = log
@@ -67,12 +74,25 @@ class Jobs:
         self._source_for = source_for
         self._clock = clock or SystemClock()
         self._throttle = throttle
-        self._on_finished = on_finished
+        self._finished_listeners: list[Callable[[SnapshotRecord], None]] = []
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
 
+    def add_finished_listener(self, listener: Callable[[SnapshotRecord], None]) -> None:
+        self._finished_listeners.append(listener)
+
     def start(self, project: Project) -> str:
         """Start a snapshot of ``project`` in the background; returns its id."""
+        snapshot_id = self.reserve(project)
+        self.launch(project.id)
+        return snapshot_id
+
+    def reserve(self, project: Project, message: str | None = None) -> str:
+        """Create the snapshot (record, id, first event) without running it yet.
+
+        The project counts as busy from now on. ``launch`` runs it; ``cancel``
+        before that ends it as cancelled.
+        """
         with self._lock:
             running = self._running.get(project.id)
             if running is not None:
@@ -85,23 +105,32 @@ class Jobs:
                 started_at=self._clock.time(),
             )
             self._log.save_snapshot(record)
-            cancel = CancelToken()
             reporter = SnapshotReporter(
                 self._tracker.publish, project.id, snapshot_id, clock=self._clock
             )
-            done = threading.Event()
-            thread = threading.Thread(
+            self._running[project.id] = _Running(
+                project, record, reporter, CancelToken(), threading.Event()
+            )
+            # The first event goes out before this returns, so a poll right after
+            # the start call already sees the snapshot.
+            waiting = WAITING_MESSAGES.get(project.source.value, "Waiting...")
+            reporter.start_step(1, message or waiting)
+        return snapshot_id
+
+    def launch(self, project_id: str) -> bool:
+        """Run a reserved snapshot; False if it is no longer waiting."""
+        with self._lock:
+            job = self._running.get(project_id)
+            if job is None or job.thread is not None:
+                return False
+            job.thread = threading.Thread(
                 target=self._run,
-                args=(project, record, reporter, cancel, done),
-                name=f"snapshot-{project.id}",
+                args=(job.project, job.record, job.reporter, job.cancel, job.done),
+                name=f"snapshot-{project_id}",
                 daemon=True,
             )
-            self._running[project.id] = _Running(snapshot_id, cancel, thread, done)
-            # The first event goes out before start() returns, so a poll right
-            # after the start call already sees the snapshot.
-            reporter.start_step(1, WAITING_MESSAGES.get(project.source.value, "Waiting..."))
-            thread.start()
-        return snapshot_id
+            job.thread.start()
+        return True
 
     def _run(
         self,
@@ -131,24 +160,34 @@ class Jobs:
                     clock=self._clock,
                 )
                 result = run_snapshot(job)
-            record.state = result.state
-            record.finished_at = self._clock.time()
-            record.error = result.error
-            record.file_count = result.file_count
-            record.directory_count = result.directory_count
-            record.total_bytes = result.total_bytes
-            record.skipped_count = result.skipped_count
-            record.manifest_url = result.snapshot_url
-            record.manifest_bytes = result.manifest_bytes
-            self._log.save_snapshot(record)
-            if self._on_finished is not None:
-                self._on_finished(record)
+            self._record(record, result)
         finally:
-            with self._lock:
-                running = self._running.get(project.id)
-                if running is not None and running.snapshot_id == record.id:
-                    del self._running[project.id]
-            done.set()
+            self._release(project.id, record.id, done)
+
+    def _record(self, record: SnapshotRecord, result: SnapshotResult) -> None:
+        record.state = result.state
+        record.finished_at = self._clock.time()
+        record.error = result.error
+        record.file_count = result.file_count
+        record.directory_count = result.directory_count
+        record.total_bytes = result.total_bytes
+        record.skipped_count = result.skipped_count
+        record.manifest_url = result.snapshot_url
+        record.manifest_bytes = result.manifest_bytes
+        self._log.save_snapshot(record)
+
+    def _release(self, project_id: str, snapshot_id: str, done: threading.Event) -> None:
+        with self._lock:
+            running = self._running.get(project_id)
+            if running is not None and running.snapshot_id == snapshot_id:
+                del self._running[project_id]
+                record = running.record
+            else:
+                record = None
+        done.set()
+        if record is not None:
+            for listener in self._finished_listeners:
+                listener(record)
 
     def running(self, project_id: str) -> str | None:
         with self._lock:
@@ -159,9 +198,14 @@ class Jobs:
         """Ask the running snapshot of a project to stop; returns its id, or None."""
         with self._lock:
             running = self._running.get(project_id)
+            queued = running is not None and running.thread is None
         if running is None:
             return None
         running.cancel.cancel()
+        if queued:  # never launched: end it here
+            running.reporter.cancelled()
+            self._record(running.record, SnapshotResult(state=SnapshotState.CANCELLED))
+            self._release(project_id, running.snapshot_id, running.done)
         return running.snapshot_id
 
     def wait(self, project_id: str, timeout: float | None = None) -> bool:
@@ -175,7 +219,12 @@ class Jobs:
         with self._lock:
             running = list(self._running.values())
         for job in running:
-            job.cancel.cancel("interrupted: the agent stopped")
+            if job.thread is None:
+                job.reporter.fail(INTERRUPTED)
+                self._record(job.record, SnapshotResult(SnapshotState.FAILED, error=INTERRUPTED))
+                self._release(job.project.id, job.snapshot_id, job.done)
+            else:
+                job.cancel.cancel(INTERRUPTED)
         deadline = time.monotonic() + timeout
         for job in running:
             job.done.wait(max(0.0, deadline - time.monotonic()))

@@ -55,9 +55,13 @@ class _TimeFormatter:
 
 def parse_mod_time(text: str) -> int:
     """Inverse of the manifest's modTime format, in nanoseconds."""
-    whole, _, frac = text.rstrip("Z").partition(".")
-    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-    return seconds * 1_000_000_000 + int((frac or "0").ljust(9, "0")[:9])
+    # Fixed layout "YYYY-MM-DDTHH:MM:SS.fffffffffZ": slicing is ~10x faster than strptime.
+    seconds = calendar.timegm(
+        (int(text[0:4]), int(text[5:7]), int(text[8:10]),
+         int(text[11:13]), int(text[14:16]), int(text[17:19]), 0, 0, 0)
+    )
+    frac = text[20:].rstrip("Z") if len(text) > 20 else ""
+    return seconds * 1_000_000_000 + int(frac.ljust(9, "0")[:9] or "0")
 
 
 def entry_line(entry: ManifestEntry, fmt: Callable[[int], str]) -> str:
@@ -170,20 +174,31 @@ def write_manifest(
     return out.stat().st_size
 
 
-def read_manifest(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[ManifestEntry]]:
-    """Open a compressed manifest: its header now, its entries as a lazy iterator."""
+def read_manifest_raw(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """Open a compressed manifest: its header now, its entries (as JSON objects) lazily."""
     text = io.TextIOWrapper(gzip.GzipFile(fileobj=stream, mode="rb"), encoding="utf-8")
-    first = text.readline()
+    try:
+        first = text.readline()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        text.close()
+        raise ValueError(f"not a vidsync manifest: {exc}") from None
     if not first.rstrip("\n").endswith(_ENTRIES_KEY):
+        text.close()
         raise ValueError("not a vidsync manifest")
     header: dict[str, Any] = json.loads(first.rstrip("\n")[: -len(_ENTRIES_KEY)] + "}")
 
-    def entries() -> Iterator[ManifestEntry]:
+    def entries() -> Iterator[dict[str, Any]]:
         with text:
             for line in text:
                 line = line.rstrip("\n").rstrip(",")
                 if not line or line == "]}":
                     continue
-                yield entry_from_json(json.loads(line))
+                yield json.loads(line)
 
     return header, entries()
+
+
+def read_manifest(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[ManifestEntry]]:
+    """Open a compressed manifest: its header now, its entries as a lazy iterator."""
+    header, raw = read_manifest_raw(stream)
+    return header, (entry_from_json(e) for e in raw)

@@ -36,6 +36,10 @@ class Store(Protocol):
         """
         ...
 
+    def url_for(self, key: str) -> str:
+        """The URL ``put`` returns for ``key`` (used to clean up after a crash)."""
+        ...
+
     def open(self, url: str) -> BinaryIO:
         """Open a stored manifest for reading (compressed bytes)."""
         ...

@@ -64,6 +64,9 @@ class LocalStore:
                 partial.unlink()
         return target.as_uri()
 
+    def url_for(self, key: str) -> str:
+        return self._path(key).as_uri()
+
     def open(self, url: str) -> BinaryIO:
         path = self._from_url(url)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind
+from vidsync.models import ProgressEvent, Project, SnapshotRecord, SnapshotState, SourceKind
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -34,6 +35,18 @@ CREATE TABLE IF NOT EXISTS snapshots (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots(project_id, started_at);
+-- Every progress event, so ids continue after a restart and Last-Event-ID resume
+-- works for events from before it. Not tied to projects: ids are never reused,
+-- even after a project is deleted and its id (impossibly) comes back.
+CREATE TABLE IF NOT EXISTS progress_events (
+    project_id TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    snapshot_id TEXT,
+    step TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS progress_events_by_snapshot ON progress_events(snapshot_id, id);
 """
 
 _SNAPSHOT_COLUMNS = (
@@ -50,6 +63,9 @@ class Database:
         self._lock = threading.RLock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives the process being killed (it is in the
+            # OS cache); only a power cut may lose the last commits.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(_SCHEMA)
@@ -141,12 +157,45 @@ class Database:
         found = self.list_snapshots(project_id, limit=1)
         return found[0] if found else None
 
-    def running_snapshots(self) -> list[SnapshotRecord]:
+    def snapshots_in_state(self, state: SnapshotState) -> list[SnapshotRecord]:
         rows = self._query(
-            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE state = ?",
-            (SnapshotState.RUNNING.value,),
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE state = ?", (state.value,)
         )
         return [_snapshot(r) for r in rows]
+
+    # -- progress events -----------------------------------------------------
+
+    def append_event(self, event: ProgressEvent) -> None:
+        body = json.dumps(event.to_json(), separators=(",", ":"), ensure_ascii=False)
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO progress_events (project_id, id, snapshot_id, step, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (event.project_id, event.id, event.snapshot_id, event.step.value, body),
+            )
+
+    def last_event_ids(self) -> dict[str, int]:
+        rows = self._query("SELECT project_id, MAX(id) FROM progress_events GROUP BY project_id")
+        return {r[0]: int(r[1]) for r in rows}
+
+    def recent_events(self, project_id: str, limit: int) -> list[ProgressEvent]:
+        rows = self._query(
+            "SELECT body FROM progress_events WHERE project_id = ? ORDER BY id DESC LIMIT ?",
+            (project_id, limit),
+        )
+        return [ProgressEvent.from_json(json.loads(r[0])) for r in reversed(rows)]
+
+    def snapshot_events(self, snapshot_id: str) -> list[ProgressEvent]:
+        rows = self._query(
+            "SELECT body FROM progress_events WHERE snapshot_id = ? ORDER BY id", (snapshot_id,)
+        )
+        return [ProgressEvent.from_json(json.loads(r[0])) for r in rows]
+
+    def integrity_ok(self) -> bool:
+        return bool(self._query("PRAGMA integrity_check")[0][0] == "ok")
+
+    def running_snapshots(self) -> list[SnapshotRecord]:
+        return self.snapshots_in_state(SnapshotState.RUNNING)
 
 
 def _project(row: tuple[Any, ...]) -> Project:

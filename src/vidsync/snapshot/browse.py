@@ -1,0 +1,65 @@
+"""Reading a stored snapshot: pages of entries and a folder tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from vidsync.snapshot.manifest import read_manifest_raw
+from vidsync.storage.base import StorageError, Store
+
+Entry = dict[str, Any]
+
+
+def open_entries(store: Store, url: str) -> tuple[dict[str, Any], Iterator[Entry]]:
+    """Header and lazy entries of the manifest at ``url``; StorageError if unreadable."""
+    stream = store.open(url)
+    try:
+        return read_manifest_raw(stream)
+    except ValueError as exc:
+        stream.close()
+        raise StorageError(f"manifest {url} is damaged: {exc}") from None
+
+
+def page(store: Store, url: str, offset: int, limit: int) -> tuple[dict[str, Any], list[Entry]]:
+    header, entries = open_entries(store, url)
+    try:
+        return header, list(islice(entries, offset, offset + limit))
+    finally:
+        entries.close()  # type: ignore[attr-defined]
+
+
+def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> list[Entry]:
+    """Nest DFS-ordered entries into ``children`` lists below ``root`` ("" = top).
+
+    Folders get ``totalSize`` and ``fileCount`` of everything below them, even
+    beyond ``depth`` (so a collapsed folder still shows its size).
+    """
+    prefix = root.strip("/") + "/" if root.strip("/") else ""
+    base_depth = prefix.count("/")
+    top: list[Entry] = []
+    stack: list[tuple[str, Entry]] = []  # (path + "/", folder node) of open folders
+    for entry in entries:
+        path = str(entry["path"])
+        if prefix and not path.startswith(prefix):
+            continue
+        while stack and not path.startswith(stack[-1][0]):
+            stack.pop()
+        level = path.count("/") - base_depth
+        size = 0 if entry.get("isDirectory") else int(entry.get("size") or 0)
+        for _, folder in stack:
+            folder["totalSize"] += size
+            if not entry.get("isDirectory"):
+                folder["fileCount"] += 1
+        if depth is not None and level >= depth:
+            continue
+        node = dict(entry)
+        if entry.get("isDirectory"):
+            node["children"] = []
+            node["totalSize"] = 0
+            node["fileCount"] = 0
+        (stack[-1][1]["children"] if stack else top).append(node)
+        if entry.get("isDirectory"):
+            stack.append((path + "/", node))
+    return top

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from vidsync.models import (
+    FolderStatus,
+    ManifestEntry,
+    Project,
+    SnapshotRecord,
+    SnapshotState,
+    SourceKind,
+)
+from vidsync.progress.tracker import ProgressTracker
+from vidsync.snapshot.batch import BatchRunner
+from vidsync.snapshot.jobs import Jobs
+from vidsync.snapshot.source import CancelToken, StepProgress
+from vidsync.storage.local import LocalStore
+
+
+class GatedSource:
+    """Holds step 3 until released, and counts how many run at once."""
+
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def __init__(self, gate: threading.Semaphore) -> None:
+        self.gate = gate
+        self.skipped = 0
+
+    def wait_ready(self, progress: StepProgress, cancel: CancelToken) -> None: ...
+
+    def status(self, progress: StepProgress, cancel: CancelToken) -> FolderStatus:
+        return FolderStatus()
+
+    def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
+        with GatedSource.lock:
+            GatedSource.running += 1
+            GatedSource.peak = max(GatedSource.peak, GatedSource.running)
+        try:
+            assert self.gate.acquire(timeout=10)
+            yield ManifestEntry("f", 1, False, 0)
+        finally:
+            with GatedSource.lock:
+                GatedSource.running -= 1
+
+
+class Log:
+    def __init__(self) -> None:
+        self.records: dict[str, SnapshotRecord] = {}
+
+    def save_snapshot(self, record: SnapshotRecord) -> None:
+        self.records[record.id] = record
+
+
+def test_batch_never_runs_more_than_the_limit(tmp_path: Path) -> None:
+    gate = threading.Semaphore(0)
+    log = Log()
+    jobs = Jobs(tracker=ProgressTracker(), log=log, store=LocalStore(tmp_path / "s"),
+                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate))
+    batch = BatchRunner(jobs, limit=2)
+    projects = [Project(f"p{i}", f"p{i}", "/x", SourceKind.LOCAL, 0) for i in range(7)]
+    result = batch.submit(projects)
+    assert (len(result.started), len(result.queued)) == (2, 5)
+    finished = threading.Semaphore(0)
+    jobs.add_finished_listener(lambda r: finished.release())
+    for _ in range(7):
+        gate.release()  # let one through; the next queued one starts when it ends
+        assert finished.acquire(timeout=10)
+    for p in projects:
+        assert jobs.wait(p.id, timeout=10)
+    assert GatedSource.peak == 2
+    assert all(r.state is SnapshotState.COMPLETED for r in log.records.values())
+    assert len(log.records) == 7
+
+
+def test_cancelling_a_queued_snapshot_ends_it_without_running(tmp_path: Path) -> None:
+    gate = threading.Semaphore(0)
+    log = Log()
+    tracker = ProgressTracker()
+    jobs = Jobs(tracker=tracker, log=log, store=LocalStore(tmp_path / "s"),
+                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate))
+    batch = BatchRunner(jobs, limit=1)
+    projects = [Project(f"q{i}", f"q{i}", "/x", SourceKind.LOCAL, 0) for i in range(2)]
+    result = batch.submit(projects)
+    queued = result.queued[0]
+    assert tracker.current("q1").message.startswith("Queued")  # type: ignore[union-attr]
+    assert jobs.cancel("q1") == queued["snapshotId"]
+    assert tracker.current("q1").step.value == "cancelled"  # type: ignore[union-attr]
+    gate.release()
+    assert jobs.wait("q0", timeout=10)
+    assert log.records[queued["snapshotId"]].state is SnapshotState.CANCELLED
+    assert batch.active == 0
+
+
+
