@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import secrets
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -155,6 +156,10 @@ def idle_event(project_id: str, now: float, last_id: int = 0) -> ProgressEvent:
         timestamp=now,
         id=last_id,
     )
+
+
+def new_project_id() -> str:
+    return f"proj-{secrets.token_hex(6)}"
 
 
 class SourceKind(StrEnum):

@@ -244,3 +244,14 @@ def test_heartbeat_comment_keeps_an_idle_stream_alive(
                 break
     assert lines[0].startswith("retry: ")
     assert lines.count(": ping") == 2
+
+
+def test_metrics_count_snapshots_and_subscribers(agent: AgentProcess, tmp_path: Path) -> None:
+    pid = create(agent, make_tree(tmp_path / "t", {"a": "1"}), snapshot=True)["projectId"]
+    wait_finished(agent, pid)
+    text = httpx.get(agent.url + "/metrics").text
+    assert 'vidsync_snapshots{state="completed"} 1' in text
+    assert "vidsync_projects 1" in text
+    assert "vidsync_snapshots_running 0" in text
+    events = [ln for ln in text.splitlines() if ln.startswith("vidsync_progress_events_total")]
+    assert int(events[0].split()[1]) >= 6

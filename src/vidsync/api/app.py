@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
-from vidsync.api import progress, projects, snapshots
+from vidsync.api import metrics, progress, projects, snapshots
 from vidsync.api.errors import install_error_handlers
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard
 from vidsync.api.state import Agent, SourceFactory
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(projects.router)
     app.include_router(progress.router)
     app.include_router(snapshots.router)
+    app.include_router(metrics.router)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary")
     def health() -> dict[str, Any]:

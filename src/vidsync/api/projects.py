@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from vidsync.api.errors import ApiError
-from vidsync.api.state import Agent, get_agent, new_project_id
-from vidsync.models import Project, SourceKind
+from vidsync.api.state import Agent, get_agent
+from vidsync.models import Project, SourceKind, new_project_id
 from vidsync.snapshot.jobs import SnapshotConflict
 
 router = APIRouter(prefix="/api/v1")

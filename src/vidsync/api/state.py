@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +21,6 @@ from vidsync.store.db import Database
 
 PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,95}$")
-
-
-def new_project_id() -> str:
-    return f"proj-{secrets.token_hex(6)}"
 
 
 @dataclass

@@ -7,10 +7,9 @@ import sys
 import threading
 from pathlib import Path
 
-from vidsync.api.state import new_project_id
 from vidsync.cli.view import JsonLines, ProgressView
 from vidsync.clock import SystemClock
-from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind
+from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind, new_project_id
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings

@@ -50,6 +50,7 @@ class ProgressTracker:
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Listener] = []
         self._journal = journal
+        self.published_count = 0
         # The all-projects stream numbers its events with one global sequence.
         self._global_id = 0
         self._global_ring: deque[tuple[int, ProgressEvent]] = deque(maxlen=ring_size)
@@ -119,6 +120,7 @@ class ProgressTracker:
             while len(state.ring) > self.ring_size:
                 state.ring.popleft()
             self._global_ring.append((self._global_id, final))
+            self.published_count += 1
             for sub in list(self._subscribers):
                 sub.push(final)
             listeners = list(self._listeners)

@@ -57,10 +57,12 @@ class Diff:
 def diff_entries(old: Iterable[Entry], new: Iterable[Entry]) -> Diff:
     """Changes from ``old`` to ``new``. Holds the old side in memory (one dict per
     entry), streams the new side; changes come out sorted by path."""
-    before: dict[str, Entry] = {entry_key(e): e for e in old}
+    before: dict[str, Entry] = {
+        ("b64:" + e["pathBase64"]) if "pathBase64" in e else e["path"]: e for e in old
+    }
     result = Diff()
     for after in new:
-        key = entry_key(after)
+        key = ("b64:" + after["pathBase64"]) if "pathBase64" in after else after["path"]
         prev = before.pop(key, None)
         path = str(after["path"])
         if prev is None:

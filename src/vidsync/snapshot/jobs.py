@@ -189,6 +189,11 @@ class Jobs:
             for listener in self._finished_listeners:
                 listener(record)
 
+    @property
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
     def running(self, project_id: str) -> str | None:
         with self._lock:
             running = self._running.get(project_id)

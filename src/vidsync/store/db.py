@@ -194,6 +194,13 @@ class Database:
     def integrity_ok(self) -> bool:
         return bool(self._query("PRAGMA integrity_check")[0][0] == "ok")
 
+    def count_snapshots_by_state(self) -> dict[str, int]:
+        rows = self._query("SELECT state, COUNT(*) FROM snapshots GROUP BY state")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def count_projects(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM projects")[0][0])
+
     def running_snapshots(self) -> list[SnapshotRecord]:
         return self.snapshots_in_state(SnapshotState.RUNNING)
 
