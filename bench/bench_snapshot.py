@@ -77,8 +77,8 @@ def main() -> None:
         print(f"peak memory at {args.files:,} files: {rss_small / 1024:.1f} MiB")
         if args.big:
             big = build_tree(base / f"tree-{args.big}", args.big, size=0)
-            run(snap[:-2] + [str(big), "--json"], env)
-            t_big, rss_big = run(snap[:-2] + [str(big), "--json"], env)
+            run([*snap[:-2], str(big), "--json"], env)
+            t_big, rss_big = run([*snap[:-2], str(big), "--json"], env)
             print(f"peak memory at {args.big:,} files: {rss_big / 1024:.1f} MiB "
                   f"({t_big:.1f} s)")
             print(f"memory ratio big/small = {rss_big / rss_small:.2f}  (target ~1.0)")
