@@ -255,3 +255,14 @@ def test_metrics_count_snapshots_and_subscribers(agent: AgentProcess, tmp_path: 
     assert "vidsync_snapshots_running 0" in text
     events = [ln for ln in text.splitlines() if ln.startswith("vidsync_progress_events_total")]
     assert int(events[0].split()[1]) >= 6
+
+
+def test_syncthing_source_without_syncthing_is_a_clear_400(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    r = httpx.post(agent.url + "/api/v1/projects",
+                   json={"localPath": str(make_tree(tmp_path / "t", {"a": "1"})),
+                         "source": "syncthing"})
+    assert r.status_code == 400 and r.json()["field"] == "source"
+    assert "VIDSYNC_SYNCTHING_URL" in r.json()["detail"]
+    assert httpx.get(agent.url + "/api/v1/projects").json()["projects"] == []

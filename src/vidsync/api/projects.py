@@ -14,6 +14,7 @@ from vidsync.api.errors import ApiError
 from vidsync.api.state import Agent, get_agent
 from vidsync.models import Project, SourceKind, new_project_id
 from vidsync.snapshot.jobs import SnapshotConflict
+from vidsync.snapshot.source import SourceError
 
 router = APIRouter(prefix="/api/v1")
 AgentDep = Annotated[Agent, Depends(get_agent)]
@@ -76,7 +77,10 @@ def _create(agent: Agent, body: CreateProject) -> Project:
         source=body.source,
         created_at=agent.clock.time(),
     )
-    agent.register_source(project)
+    try:
+        agent.register_source(project)
+    except SourceError as exc:
+        raise ApiError(400, str(exc), "source") from None
     agent.db.add_project(project)
     return project
 
