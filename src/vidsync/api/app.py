@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -41,7 +42,7 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
         journal=db.append_event,
     )
     store = open_store(settings)
-    sources = SourceFactory(settings)
+    sources = SourceFactory(settings, clock)
     jobs = Jobs(
         tracker=tracker,
         log=db,
@@ -63,9 +64,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        agent.jobs.shutdown()
-        agent.db.close()
+        # A managed Syncthing that cannot start fails the start-up, with its log.
+        await anyio.to_thread.run_sync(agent.sources.syncthing.start)
+        try:
+            yield
+        finally:
+            agent.jobs.shutdown()
+            agent.sources.syncthing.stop()
+            agent.db.close()
 
     app = FastAPI(
         title="vidsync agent",

@@ -15,6 +15,7 @@ from vidsync.api.state import Agent, get_agent
 from vidsync.models import Project, SourceKind, new_project_id
 from vidsync.snapshot.jobs import SnapshotConflict
 from vidsync.snapshot.source import SourceError
+from vidsync.snapshot.syncthing.rest import SyncthingAuthError, SyncthingUnreachable
 
 router = APIRouter(prefix="/api/v1")
 AgentDep = Annotated[Agent, Depends(get_agent)]
@@ -80,9 +81,16 @@ def _create(agent: Agent, body: CreateProject) -> Project:
     try:
         agent.register_source(project)
     except SourceError as exc:
-        raise ApiError(400, str(exc), "source") from None
+        raise ApiError(_source_status(exc), str(exc), "source") from None
     agent.db.add_project(project)
     return project
+
+
+def _source_status(exc: SourceError) -> int:
+    # Syncthing down or refusing our key is the agent's environment (502), not bad input.
+    if isinstance(exc, SyncthingUnreachable | SyncthingAuthError):
+        return 502
+    return 400
 
 
 def _start(agent: Agent, project: Project) -> str:
@@ -130,7 +138,12 @@ def delete_project(projectId: str, agent: AgentDep) -> Response:
     project = agent.project(projectId)
     agent.jobs.cancel(project.id)
     agent.jobs.wait(project.id, timeout=10)
-    agent.unregister_source(project)
+    try:
+        agent.unregister_source(project)
+    except SourceError as exc:
+        raise ApiError(
+            _source_status(exc), f"cannot remove the folder from Syncthing: {exc}"
+        ) from None
     agent.db.delete_project(project.id)
     agent.tracker.forget(project.id)
     return Response(status_code=204)

@@ -15,7 +15,8 @@ from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
 from vidsync.snapshot.local import LocalSource
-from vidsync.snapshot.source import Source, SourceError
+from vidsync.snapshot.source import Source
+from vidsync.snapshot.syncthing import SyncthingService
 from vidsync.storage.base import Store
 from vidsync.store.db import Database
 
@@ -51,25 +52,25 @@ class Agent:
 
 
 class SourceFactory:
-    """Builds each project's Source, and tells external sources about new projects."""
+    """Builds each project's Source, and tells Syncthing about new and deleted projects."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
+        self.clock = clock
+        self.syncthing = SyncthingService(settings)
 
     def register(self, project: Project) -> None:
-        if project.source is not SourceKind.LOCAL:
-            self(project)  # fails with what to configure
+        if project.source is SourceKind.SYNCTHING:
+            self.syncthing.register(project.id, Path(project.local_path), project.name)
 
     def unregister(self, project: Project) -> None:
-        pass
+        if project.source is SourceKind.SYNCTHING:
+            self.syncthing.unregister(project.id)
 
     def __call__(self, project: Project) -> Source:
-        if project.source is SourceKind.LOCAL:
-            return LocalSource(Path(project.local_path))
-        raise SourceError(
-            f"source {project.source.value!r} is not available in this agent: "
-            "configure VIDSYNC_SYNCTHING_URL or VIDSYNC_SYNCTHING_MANAGED"
-        )
+        if project.source is SourceKind.SYNCTHING:
+            return self.syncthing.source(project.id, Path(project.local_path), self.clock)
+        return LocalSource(Path(project.local_path))
 
 
 def get_agent(request: Request) -> Agent:
