@@ -39,15 +39,42 @@ def test_managed_syncthing_makes_no_outside_connection(syncthing: SyncthingDaemo
     assert options["autoUpgradeIntervalH"] == 0
 
 
-def test_an_early_exit_is_reported_with_syncthing_log(syncthing: SyncthingDaemon) -> None:
-    # A second instance on the same home cannot open the locked database.
-    second = SyncthingDaemon(syncthing.home, start_timeout=20)
+def test_an_early_exit_is_reported_with_syncthing_log(tmp_path: Path) -> None:
+    daemon = SyncthingDaemon(tmp_path / "home", start_timeout=20)
+    daemon.start()
+    daemon.stop()
+    # A configuration Syncthing refuses makes it exit at once, and says why in its log.
+    config = tmp_path / "home" / "config.xml"
+    newer = config.read_text().replace('<configuration version="', '<configuration version="9')
+    config.write_text(newer)  # "from a newer version": Syncthing refuses it
     with pytest.raises(SyncthingStartError, match="exited at start") as info:
-        second.start()
-    assert str(second.log_path) in str(info.value)
-    assert "another instance of Syncthing" in str(info.value)  # its own log line
-    assert not second.running
-    assert syncthing.running
+        daemon.start()
+    assert str(daemon.log_path) in str(info.value)
+    assert not daemon.running
+
+
+def test_a_damaged_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    daemon = SyncthingDaemon(tmp_path / "home", start_timeout=20)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "config.xml").write_text("<configuration version=")
+    with pytest.raises(SyncthingStartError, match="is damaged"):
+        daemon.start()
+
+
+def test_a_syncthing_left_by_a_killed_agent_is_replaced(tmp_path: Path) -> None:
+    orphan = SyncthingDaemon(tmp_path / "home", start_timeout=20)
+    orphan.start()
+    process = orphan._process
+    assert process is not None
+    # The agent died without stopping it; the next agent starts on the same home.
+    fresh = SyncthingDaemon(tmp_path / "home", start_timeout=20)
+    try:
+        fresh.start()
+        assert process.wait(10) is not None  # the orphan was stopped
+        assert httpx.get(f"{fresh.url}/rest/system/ping",
+                         headers={"X-API-Key": fresh.api_key}).status_code == 200
+    finally:
+        fresh.stop()
 
 
 def test_service_managed_mode_starts_and_stops_its_own_syncthing(tmp_path: Path) -> None:

@@ -44,6 +44,15 @@ class SyncthingStartError(SyncthingError):
     """The managed Syncthing could not be set up or did not become ready."""
 
 
+def _alive(pid: int) -> bool:
+    """True while the process runs (a zombie, waiting to be reaped, has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -53,7 +62,13 @@ def free_loopback_port() -> int:
 
 def make_private(config_path: Path) -> None:
     """Rewrite ``config.xml`` so the instance never talks to anything but loopback."""
-    tree = ET.parse(config_path)
+    try:
+        tree = ET.parse(config_path)
+    except ET.ParseError as exc:
+        raise SyncthingStartError(
+            f"the managed Syncthing's configuration {config_path} is damaged ({exc}): "
+            "move it away and the agent will create a new one"
+        ) from None
     options = tree.getroot().find("options")
     if options is None:
         raise SyncthingStartError(f"{config_path} has no <options> section")
@@ -167,8 +182,37 @@ class SyncthingDaemon:
         )
         return env
 
+    @property
+    def pid_path(self) -> Path:
+        return self.home / "vidsync-syncthing.pid"
+
+    def _stop_stale(self) -> None:
+        """Stop a Syncthing a previous agent left running (the agent was killed).
+
+        Syncthing refuses to start twice on one home; the pid file written at
+        each start says which process is ours, and /proc confirms it still is.
+        """
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return
+        if not cmdline or b"syncthing" not in os.path.basename(cmdline[0]) or (
+            f"--home={self.home}".encode() not in cmdline
+        ):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                # Not our child: nothing to wait() on, so look at /proc briefly.
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
     def _start_once(self, executable: str, port: int) -> None:
         url = f"http://127.0.0.1:{port}"
+        self._stop_stale()
         self._rotate_log()
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
@@ -188,6 +232,7 @@ class SyncthingDaemon:
                 stderr=subprocess.STDOUT,
                 env=self._env(),
             )
+        self.pid_path.write_text(f"{self._process.pid}\n")
         self.url = url
         self._wait_ready()
 
