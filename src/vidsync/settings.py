@@ -110,6 +110,7 @@ class Settings:
         number("VIDSYNC_PROGRESS_POLL_INTERVAL", "progress_poll_interval_ms", int)
         number("VIDSYNC_PROGRESS_RETENTION", "progress_retention", float)
         number("VIDSYNC_SSE_HEARTBEAT", "sse_heartbeat", float)
+        number("VIDSYNC_SSE_RETRY_MS", "sse_retry_ms", int)
         text("VIDSYNC_API_KEY", "api_key")
         if env.get("VIDSYNC_ALLOWED_HOSTS"):
             kw["allowed_hosts"] = tuple(

@@ -94,3 +94,30 @@ def test_sigkill_during_a_snapshot_is_recovered_every_time(
     assert done.events[-1][1]["step"] == "completed"
     wait_until(lambda: httpx.get(f"{agent.url}/api/v1/projects/{pid}").json()[
         "latestSnapshot"]["state"] == "completed")
+
+
+def test_all_projects_stream_resyncs_after_a_restart_instead_of_skipping(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    agent = agent_factory(data_dir=data)
+    tree = make_flat_tree(tmp_path / "tree", 20)
+    pid, sid = start_snapshot(agent, tree)
+    read_stream(f"{agent.url}/api/v1/projects/{pid}/progress/stream",
+                params={"snapshotId": sid})
+    everything = read_stream(agent.url + "/api/v1/progress/stream", max_events=1)
+    old_id = everything.ids[0]
+    agent.kill()
+    agent = agent_factory(data_dir=data, port=agent.port)
+    sid2 = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot").json()["snapshotId"]
+    read_stream(f"{agent.url}/api/v1/projects/{pid}/progress/stream",
+                params={"snapshotId": sid2})
+    new_events = httpx.get(
+        f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid2}/events").json()["events"]
+    # A client that saw `old_id` before the restart gets exactly the new process's
+    # events (its global ids go on after the old ones), not a silent skip of the
+    # first ones because their ids were reused.
+    after = read_stream(agent.url + "/api/v1/progress/stream",
+                        headers={"Last-Event-ID": str(old_id)}, max_events=len(new_events))
+    assert [e["id"] for _, e in after.events] == [e["id"] for e in new_events]
+    assert after.ids == list(range(old_id + 1, old_id + 1 + len(new_events)))

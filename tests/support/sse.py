@@ -39,6 +39,8 @@ def read_stream(
     """Read events until the server ends the stream or ``max_events`` arrived.
 
     ``opened`` is set once the response has started (the server has subscribed).
+    After ``timeout`` seconds in all the stream is cut and what arrived is returned
+    (heartbeats would otherwise keep a read timeout from ever firing).
     """
     with (
         httpx.Client(timeout=httpx.Timeout(timeout)) as client,
@@ -50,12 +52,20 @@ def read_stream(
         if response.status_code != 200:
             response.read()
             return result
-        for sse in EventSource(response).iter_sse():
-            if sse.retry is not None:
-                result.retry = sse.retry
-            if not sse.data:
-                continue
-            result.events.append((int(sse.id), json.loads(sse.data)))
-            if max_events is not None and len(result.events) >= max_events:
-                break
+        watchdog = threading.Timer(timeout, response.close)
+        watchdog.start()
+        try:
+            for sse in EventSource(response).iter_sse():
+                if sse.retry is not None:
+                    result.retry = sse.retry
+                if not sse.data:
+                    continue
+                result.events.append((int(sse.id), json.loads(sse.data)))
+                if max_events is not None and len(result.events) >= max_events:
+                    break
+        except (httpx.StreamClosed, httpx.ReadError, httpx.RemoteProtocolError):
+            if watchdog.is_alive():  # not our own cut: a real error
+                raise
+        finally:
+            watchdog.cancel()
         return result

@@ -62,6 +62,12 @@ class ProgressTracker:
         with self._lock:
             self._listeners.append(listener)
 
+    def restore_global(self, last_global_id: int) -> None:
+        """Continue the agent-wide ids after a restart, so an id from before it is
+        never mistaken for a new event (it gets a resync instead)."""
+        with self._lock:
+            self._global_id = max(self._global_id, last_global_id)
+
     def restore(self, project_id: str, last_id: int, recent: list[ProgressEvent]) -> None:
         """Continue a project after a restart: ids go on after ``last_id`` and the
         ``recent`` events (oldest first) can be replayed to reconnecting clients."""

@@ -60,7 +60,9 @@ class LocalStore:
         except OSError as exc:
             raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            # Any error here (the folder is not there, or is a file) must not hide
+            # the StorageError above.
+            with contextlib.suppress(OSError):
                 partial.unlink()
         return target.as_uri()
 

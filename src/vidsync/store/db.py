@@ -174,6 +174,9 @@ class Database:
                 (event.project_id, event.id, event.snapshot_id, event.step.value, body),
             )
 
+    def event_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM progress_events")[0][0])
+
     def last_event_ids(self) -> dict[str, int]:
         rows = self._query("SELECT project_id, MAX(id) FROM progress_events GROUP BY project_id")
         return {r[0]: int(r[1]) for r in rows}

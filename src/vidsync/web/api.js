@@ -1,0 +1,45 @@
+// The agent's HTTP API, as used by the page. Errors carry the API's answer.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.detail || `the agent answered ${status}`);
+    this.status = status;
+    this.field = body?.field ?? null;
+    this.body = body ?? {};
+  }
+}
+
+async function request(method, path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      cache: "no-store",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { detail: "The agent does not answer. Is it running?" });
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export const getConfig = () => request("GET", "/api/v1/config");
+export const listProjects = () => request("GET", "/api/v1/projects").then((d) => d.projects);
+export const createProjectWithSnapshot = (name, localPath) =>
+  request("POST", "/api/v1/projects/with-snapshot", { name, localPath });
+export const deleteProject = (id) => request("DELETE", `/api/v1/projects/${encodeURIComponent(id)}`);
+export const startSnapshot = (id) =>
+  request("POST", `/api/v1/projects/${encodeURIComponent(id)}/snapshot`);
+export const cancelSnapshot = (id) =>
+  request("DELETE", `/api/v1/projects/${encodeURIComponent(id)}/snapshot`);
+export const pollProgress = (id) =>
+  request("GET", `/api/v1/projects/${encodeURIComponent(id)}/progress`);

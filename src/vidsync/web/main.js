@@ -1,0 +1,198 @@
+// The projects page: wires the API, the progress hub, the list, the form and the modal.
+
+import * as api from "./api.js";
+import { ProgressHub, isTerminal } from "./hub.js";
+import { ProgressModal } from "./modal.js";
+import { askForNotifications, notificationsSupported, notify, toast } from "./notify.js";
+import { ProjectsView } from "./projects.js";
+import { connectionText } from "./status.js";
+
+const DEFAULT_CONFIG = { pollIntervalMs: 1000, heartbeatSeconds: 15, retryMs: 1000 };
+const $ = (id) => document.getElementById(id);
+
+async function main() {
+  const toasts = $("toasts");
+  const say = (title, body = "", kind = "info") => toast(toasts, { title, body, kind });
+
+  let config = DEFAULT_CONFIG;
+  try {
+    config = { ...DEFAULT_CONFIG, ...(await api.getConfig()) };
+  } catch {
+    say("The agent does not answer", "Progress may not update until it is back.", "error");
+  }
+
+  const hub = new ProgressHub(config);
+  const modal = new ProgressModal($("progress-modal"), { hub, onMessage: (t) => say(t, "", "error") });
+  const view = new ProjectsView(
+    { list: $("project-list"), empty: $("projects-empty"), count: $("project-count") },
+    { hub, onAction: (action, project) => actions[action]?.(project) },
+  );
+
+  let refreshing = null;
+  async function refresh() {
+    // One reload at a time; a request during a reload gets the next one.
+    if (refreshing) return refreshing.then(refresh);
+    refreshing = (async () => {
+      try {
+        const projects = await api.listProjects();
+        for (const p of projects) hub.accept(p.progress);
+        view.setProjects(projects);
+        $("list-error").hidden = true;
+      } catch (err) {
+        $("list-error").textContent = `Cannot load projects: ${err.message}`;
+        $("list-error").hidden = false;
+      }
+    })();
+    try {
+      await refreshing;
+    } finally {
+      refreshing = null;
+    }
+  }
+
+  const actions = {
+    async snapshot(project) {
+      try {
+        const started = await api.startSnapshot(project.projectId);
+        modal.open({ projectId: project.projectId, projectName: project.name, snapshotId: started.snapshotId });
+        view.update({ projectId: project.projectId });
+      } catch (err) {
+        say(`Cannot start a snapshot of ${project.name}`, err.message, "error");
+      }
+    },
+    view(project) {
+      const live = hub.latest(project.projectId);
+      if (live) modal.open({ projectId: project.projectId, projectName: project.name, snapshotId: live.snapshotId });
+    },
+    delete(project) {
+      confirmDelete(project);
+    },
+  };
+
+  // -- delete with confirmation -------------------------------------------------
+  const confirmDialog = $("confirm-dialog");
+  let pendingDelete = null;
+  function confirmDelete(project) {
+    pendingDelete = project;
+    $("confirm-name").textContent = project.name;
+    $("confirm-path").textContent = project.localPath;
+    $("confirm-error").hidden = true;
+    confirmDialog.showModal();
+    $("confirm-cancel").focus();
+  }
+  $("confirm-cancel").addEventListener("click", () => confirmDialog.close());
+  $("confirm-ok").addEventListener("click", async () => {
+    const project = pendingDelete;
+    if (!project) return;
+    $("confirm-ok").disabled = true;
+    try {
+      await api.deleteProject(project.projectId);
+      hub.forget(project.projectId);
+      confirmDialog.close();
+      say(`Deleted ${project.name}`, "The folder itself was not touched.", "info");
+      await refresh();
+    } catch (err) {
+      $("confirm-error").textContent = err.message;
+      $("confirm-error").hidden = false;
+    } finally {
+      $("confirm-ok").disabled = false;
+    }
+  });
+  confirmDialog.addEventListener("close", () => {
+    pendingDelete = null;
+  });
+
+  // -- create project -------------------------------------------------------------
+  const form = $("create-form");
+  const fields = { name: $("field-name"), localPath: $("field-path") };
+  function clearErrors() {
+    for (const [key, input] of Object.entries(fields)) {
+      input.removeAttribute("aria-invalid");
+      $(`error-${key}`).textContent = "";
+    }
+    $("form-error").hidden = true;
+  }
+  for (const input of Object.values(fields)) input.addEventListener("input", clearErrors);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors();
+    const submit = $("create-submit");
+    submit.disabled = true;
+    try {
+      const created = await api.createProjectWithSnapshot(fields.name.value.trim(), fields.localPath.value);
+      form.reset();
+      modal.open({ projectId: created.projectId, projectName: created.name, snapshotId: created.snapshotId });
+      await refresh();
+    } catch (err) {
+      const input = fields[err.field];
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        $(`error-${err.field}`).textContent = err.message;
+        input.focus();
+      } else {
+        $("form-error").textContent = err.message;
+        $("form-error").hidden = false;
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  // -- live progress ------------------------------------------------------------
+  let reload = null;
+  hub.addEventListener("progress", ({ detail: { event, live } }) => {
+    if (!view.has(event.projectId)) {
+      // A project created elsewhere (CLI, another tab): reload the list once.
+      clearTimeout(reload);
+      reload = setTimeout(refresh, 200);
+      return;
+    }
+    view.update(event);
+    if (!isTerminal(event)) return;
+    clearTimeout(reload);
+    reload = setTimeout(refresh, 200);
+    if (!live || modal.shows(event.snapshotId)) return;
+    const name = view.get(event.projectId)?.name ?? event.projectId;
+    if (event.step === "completed") {
+      const files = event.fileCount !== null ? `${event.fileCount} files, ${event.totalSize}` : "";
+      say(`Snapshot of ${name} completed`, files, "success");
+      notify(`Snapshot of ${name} completed`, files);
+    } else if (event.step === "failed") {
+      say(`Snapshot of ${name} failed`, event.error ?? "", "error");
+      notify(`Snapshot of ${name} failed`, event.error ?? "");
+    } else {
+      say(`Snapshot of ${name} cancelled`, "", "info");
+    }
+  });
+
+  const agentStatus = $("agent-status");
+  let wasLost = false;
+  hub.client.addEventListener("statechange", () => {
+    // Back after a loss: the list carries every project's current state, so a
+    // state the stream could not replay (the agent restarted, or its ring of
+    // recent events moved on) still arrives; the hub drops what it has seen.
+    if (hub.client.state === "connected" && wasLost) refresh();
+    wasLost = hub.client.state !== "connected";
+    const { text, kind } = connectionText(hub.client);
+    agentStatus.dataset.conn = kind;
+    agentStatus.querySelector("span:last-child").textContent = text;
+  });
+
+  // -- notifications ---------------------------------------------------------------
+  const notifyButton = $("notify-button");
+  function showNotifyButton() {
+    notifyButton.hidden = !notificationsSupported() || Notification.permission !== "default";
+  }
+  notifyButton.addEventListener("click", async () => {
+    const permission = await askForNotifications();
+    showNotifyButton();
+    if (permission === "granted") say("Notifications on", "You will be told when a snapshot ends.");
+  });
+  showNotifyButton();
+
+  await refresh();
+  hub.start();
+  document.body.dataset.ready = "true";
+}
+
+main();

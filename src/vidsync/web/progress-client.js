@@ -1,0 +1,218 @@
+// The progress client: one SSE connection with reconnection, a heartbeat
+// watchdog and a polling fallback (DESIGN section 5).
+//
+// States: "idle" (not started), "connected" (stream open), "reconnecting"
+// (lost; retrying, and polling once `polling` is true), "disconnected"
+// (stopped: by stop(), by a terminal event, or by a 204 from the agent).
+
+import { readEventStream } from "./sse.js";
+
+/** Reconnect delays, in units of the agent's retry hint (1000 ms: 1 s, 2 s, 4 s...). */
+export const BACKOFF_STEPS = Object.freeze([1, 2, 4, 8, 15, 30]);
+/** Failed attempts in a row after which the client polls while it keeps retrying. */
+export const FAILURES_BEFORE_POLLING = 5;
+const JITTER = 0.2;
+
+export class ProgressClient extends EventTarget {
+  #url;
+  #poll;
+  #isFinal;
+  #retryMs;
+  #heartbeatMs;
+  #pollMs;
+  #random;
+  #controller = null;
+  #retryTimer = null;
+  #pollTimer = null;
+  #watchdog = null;
+  #stopped = false;
+
+  /**
+   * @param {object} options
+   * @param {string} options.url  the SSE stream
+   * @param {() => Promise<object[]>} [options.poll]  current states, for the polling fallback
+   * @param {(event: object) => boolean} [options.isFinal]  stop after this event
+   * @param {number} [options.retryMs]  base of the backoff (the agent's retry hint)
+   * @param {number} [options.heartbeatSeconds]  silence for twice this means a dead connection
+   * @param {number} [options.pollIntervalMs]
+   * @param {() => number} [options.random]  for the jitter
+   */
+  constructor({
+    url,
+    poll = null,
+    isFinal = () => false,
+    retryMs = 1000,
+    heartbeatSeconds = 15,
+    pollIntervalMs = 1000,
+    random = Math.random,
+  }) {
+    super();
+    this.#url = url;
+    this.#poll = poll;
+    this.#isFinal = isFinal;
+    this.#retryMs = retryMs;
+    this.#heartbeatMs = heartbeatSeconds * 1000;
+    this.#pollMs = pollIntervalMs;
+    this.pollIntervalMs = pollIntervalMs;
+    this.#random = random;
+    this.state = "idle";
+    this.polling = false;
+    this.failures = 0;
+    this.lastEventId = null;
+    this.nextAttemptAt = null;
+  }
+
+  start() {
+    if (this.state !== "idle") return;
+    this.#connect();
+  }
+
+  stop() {
+    this.#stopped = true;
+    this.#controller?.abort();
+    this.#controller = null;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#watchdog);
+    this.#stopPolling();
+    this.nextAttemptAt = null;
+    this.#setState("disconnected");
+  }
+
+  /** The delay before the next attempt after `failures` failed ones, before jitter. */
+  static backoffDelay(failures, retryMs = 1000) {
+    return BACKOFF_STEPS[Math.min(failures, BACKOFF_STEPS.length - 1)] * retryMs;
+  }
+
+  async #connect() {
+    clearTimeout(this.#retryTimer);
+    this.nextAttemptAt = null;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const headers = { Accept: "text/event-stream" };
+    if (this.lastEventId !== null) headers["Last-Event-ID"] = this.lastEventId;
+    let opened = false;
+    let finished = false;
+    this.#armWatchdog(controller); // an answer that never comes is a failed attempt too
+    try {
+      const response = await fetch(this.#url, {
+        headers,
+        cache: "no-store",
+        signal: controller.signal,
+      });
+      if (response.status === 204) {
+        finished = true; // the agent says this stream already ended
+      } else {
+        const type = response.headers.get("content-type") || "";
+        if (!response.ok || !type.startsWith("text/event-stream")) {
+          throw new Error(`progress stream answered ${response.status}`);
+        }
+        opened = true;
+        this.failures = 0;
+        this.#stopPolling();
+        this.#setState("connected");
+        this.#armWatchdog(controller);
+        await readEventStream(response.body, {
+          onActivity: () => this.#armWatchdog(controller),
+          onEvent: (message) => {
+            if (controller !== this.#controller) return;
+            if (message.id !== null) this.lastEventId = message.id;
+            let event;
+            try {
+              event = JSON.parse(message.data);
+            } catch {
+              return; // not ours: ignore rather than die
+            }
+            this.#deliver(event);
+            if (this.#isFinal(event)) finished = true;
+          },
+        });
+      }
+    } catch {
+      // network error, refused, aborted by the watchdog, or a bad answer: retry below
+    } finally {
+      clearTimeout(this.#watchdog);
+    }
+    if (this.#stopped || controller !== this.#controller) return;
+    if (finished) {
+      this.stop();
+      return;
+    }
+    this.#scheduleRetry(opened);
+  }
+
+  #scheduleRetry(wasOpen) {
+    if (!wasOpen) this.failures += 1;
+    if (this.failures >= FAILURES_BEFORE_POLLING && this.#poll && !this.polling) {
+      this.#startPolling();
+    }
+    const base = ProgressClient.backoffDelay(this.failures, this.#retryMs);
+    const delay = base * (1 - JITTER + 2 * JITTER * this.#random());
+    this.nextAttemptAt = Date.now() + delay;
+    this.#setState("reconnecting", true);
+    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #armWatchdog(controller) {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = setTimeout(() => {
+      // Nothing, not even a heartbeat, for two intervals: the connection is dead.
+      if (controller === this.#controller) controller.abort();
+    }, 2 * this.#heartbeatMs);
+  }
+
+  #startPolling() {
+    this.polling = true;
+    this.#emitState();
+    this.#pollOnce();
+  }
+
+  #stopPolling() {
+    clearTimeout(this.#pollTimer);
+    if (this.polling) {
+      this.polling = false;
+      this.#emitState();
+    }
+  }
+
+  async #pollOnce() {
+    if (!this.polling || this.#stopped) return;
+    try {
+      for (const event of await this.#poll()) {
+        if (!this.polling) return;
+        this.#deliver(event);
+        if (this.#isFinal(event)) {
+          this.stop();
+          return;
+        }
+      }
+    } catch {
+      // the agent may be down as well: keep trying at the same pace
+    }
+    if (this.polling && !this.#stopped) {
+      this.#pollTimer = setTimeout(() => this.#pollOnce(), this.#pollMs);
+    }
+  }
+
+  #deliver(event) {
+    this.dispatchEvent(new CustomEvent("progress", { detail: event }));
+  }
+
+  #setState(state, force = false) {
+    if (this.state === state && !force) return;
+    this.state = state;
+    this.#emitState();
+  }
+
+  #emitState() {
+    this.dispatchEvent(
+      new CustomEvent("statechange", {
+        detail: {
+          state: this.state,
+          polling: this.polling,
+          failures: this.failures,
+          nextAttemptAt: this.nextAttemptAt,
+        },
+      }),
+    );
+  }
+}
