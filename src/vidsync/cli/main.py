@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio
+
+from vidsync.client.agent import default_agent_url
 from vidsync.settings import Settings, SettingsError
 
 
@@ -32,9 +36,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    if args.agent:
+        from vidsync.cli import remote
+
+        return anyio.run(functools.partial(remote.snapshot, args.agent, args.path,
+                                           json_lines=args.json))
     from vidsync.cli.snapshot import snapshot_in_process
 
     return snapshot_in_process(_settings(args), Path(args.path), json_lines=args.json)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from vidsync.cli import remote
+
+    return anyio.run(functools.partial(remote.watch, args.agent, args.project,
+                                       json_lines=args.json))
+
+
+def cmd_projects(args: argparse.Namespace) -> int:
+    from vidsync.cli import listing
+
+    return anyio.run(functools.partial(listing.projects, args.agent, as_json=args.json))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from vidsync.cli import listing
+
+    return anyio.run(functools.partial(listing.history, args.agent, args.project,
+                                       limit=args.limit, as_json=args.json))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from vidsync.cli import listing
+
+    return anyio.run(functools.partial(listing.diff, args.agent, args.project, args.a, args.b,
+                                       as_json=args.json))
+
+
+def _agent_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--agent",
+        metavar="URL",
+        default=default,
+        help="the agent's URL (VIDSYNC_AGENT_URL, else http://VIDSYNC_HOST:VIDSYNC_PORT)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,10 +94,42 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     snap = sub.add_parser("snapshot", help="snapshot a folder now, with a live progress bar")
-    snap.add_argument("path", help="the project folder")
+    snap.add_argument(
+        "path",
+        metavar="PATH_OR_PROJECT",
+        help="the project folder (with --agent: a folder, or a project id or name)",
+    )
     snap.add_argument("--json", action="store_true", help="print one JSON event per line")
     snap.add_argument("--data-dir", help="database and local store (VIDSYNC_DATA_DIR)")
+    _agent_option(snap, None)
     snap.set_defaults(func=cmd_snapshot)
+
+    agent_url = default_agent_url()
+    watch = sub.add_parser("watch", help="follow a project's snapshot on the agent")
+    watch.add_argument("project", help="project id, name or folder")
+    watch.add_argument("--json", action="store_true", help="print one JSON event per line")
+    _agent_option(watch, agent_url)
+    watch.set_defaults(func=cmd_watch)
+
+    projects = sub.add_parser("projects", help="list the agent's projects")
+    projects.add_argument("--json", action="store_true", help="print JSON")
+    _agent_option(projects, agent_url)
+    projects.set_defaults(func=cmd_projects)
+
+    history = sub.add_parser("history", help="a project's snapshots, newest first")
+    history.add_argument("project", help="project id, name or folder")
+    history.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    _agent_option(history, agent_url)
+    history.set_defaults(func=cmd_history)
+
+    diff = sub.add_parser("diff", help="what changed between two snapshots of a project")
+    diff.add_argument("project", help="project id, name or folder")
+    diff.add_argument("a", metavar="A", help="the older snapshot id")
+    diff.add_argument("b", metavar="B", help="the newer snapshot id")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    _agent_option(diff, agent_url)
+    diff.set_defaults(func=cmd_diff)
     return parser
 
 

@@ -60,7 +60,9 @@ class ProgressView:
     """Draws events as one live bar; ``connection`` shows the client's link state."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        # Off a terminal (a log, a pipe) rich would assume 80 columns and cut the bar.
+        width = None if sys.stderr.isatty() else 160
+        self.console = console or Console(stderr=True, width=width)
         self._progress = Progress(
             TextColumn("{task.fields[step]:<18}"),
             BarColumn(bar_width=30),

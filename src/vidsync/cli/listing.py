@@ -1,0 +1,149 @@
+"""``vidsync projects``, ``vidsync history PROJECT``, ``vidsync diff PROJECT A B``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from vidsync.cli.remote import EXIT_USAGE, resolve_project
+from vidsync.client import AgentError, AsyncAgentClient
+from vidsync.client.types import Change
+from vidsync.models import human_size
+
+_STATE_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "blue"}
+_MARKS = {"added": "+", "removed": "-", "modified": "M", "typeChanged": "T"}
+
+
+def _console() -> Console:
+    # Piped output keeps whole rows (ids, paths) instead of wrapping at 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=240)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _date(iso: str | None) -> str:
+    # '2026-11-29T02:56:22.925Z' -> '2026-11-29 02:56:22' (UTC, as the agent stores it)
+    return iso[:19].replace("T", " ") if iso else ""
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s"
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _state(state: str | None) -> str:
+    if not state:
+        return ""
+    style = _STATE_STYLE.get(state)
+    return f"[{style}]{state}[/{style}]" if style else state
+
+
+async def projects(url: str, *, as_json: bool) -> int:
+    """The agent's projects with their latest snapshot."""
+    async with AsyncAgentClient(url) as agent:
+        try:
+            items = await agent.list_projects()
+        except AgentError as exc:
+            return _error(exc)
+    if as_json:
+        _print_json(items)
+        return 0
+    table = Table("id", "name", "folder", "latest", "date", "files", "size")
+    for p in items:
+        latest: dict[str, Any] = dict(p["latestSnapshot"] or {})
+        table.add_row(
+            p["projectId"],
+            p["name"],
+            p["localPath"],
+            _state(latest.get("state")),
+            _date(latest.get("startedAt")),
+            f"{latest['fileCount']:,}" if latest.get("fileCount") is not None else "",
+            latest.get("totalSize") or "",
+        )
+    _console().print(table)
+    return 0
+
+
+async def history(url: str, project: str, *, limit: int, as_json: bool) -> int:
+    """One project's snapshots, newest first."""
+    async with AsyncAgentClient(url) as agent:
+        try:
+            info = await resolve_project(agent, project)
+            records = await agent.list_snapshots(info["projectId"], limit=limit)
+        except AgentError as exc:
+            return _error(exc)
+    if as_json:
+        _print_json(records)
+        return 0
+    table = Table("date (UTC)", "state", "files", "size", "duration", "snapshot",
+                  title=f"{info['name']} ({info['projectId']})")
+    for r in records:
+        state = _state(r["state"])
+        if r["error"]:
+            state += f": {r['error']}"
+        table.add_row(
+            _date(r["startedAt"]),
+            state,
+            f"{r['fileCount']:,}" if r["fileCount"] is not None else "",
+            r["totalSize"] or "",
+            _duration(r["durationSeconds"]),
+            r["snapshotId"],
+        )
+    _console().print(table)
+    return 0
+
+
+def _line(change: Change) -> str:
+    entry = change["after"] or change["before"]
+    slash = "/" if entry is not None and entry["isDirectory"] else ""
+    return f"{_MARKS.get(change['change'], '?')}    {change['path']}{slash}"
+
+
+def _signed(n: int) -> str:
+    return ("-" if n < 0 else "+") + human_size(abs(n))
+
+
+async def diff(url: str, project: str, a: str, b: str, *, as_json: bool) -> int:
+    """What changed from snapshot ``a`` to ``b``, like ``restic diff``."""
+    async with AsyncAgentClient(url) as agent:
+        try:
+            project_id = (await resolve_project(agent, project))["projectId"]
+            changes: list[Change] = []
+            first = None
+            async for page in agent.iter_diff(project_id, a, b):
+                first = first or page
+                if as_json:
+                    changes.extend(page["changes"])
+                else:
+                    for change in page["changes"]:
+                        sys.stdout.write(_line(change) + "\n")
+        except AgentError as exc:
+            return _error(exc)
+    assert first is not None  # iter_diff yields at least one page
+    if as_json:
+        _print_json({**first, "changes": changes, "offset": 0, "limit": len(changes),
+                     "nextOffset": None})
+        return 0
+    counts, size = first["counts"], first["bytes"]
+    sys.stdout.write(
+        f"\nFiles: {counts['added']} added, {counts['removed']} removed, "
+        f"{counts['modified']} modified, {counts['typeChanged']} changed type\n"
+        f"Bytes: {_signed(size['added'])} added, {_signed(-size['removed'])} removed, "
+        f"{_signed(size['modifiedDelta'])} in modified files, {_signed(size['totalDelta'])} total\n"
+    )
+    return 0
+
+
+def _error(exc: AgentError) -> int:
+    print(f"vidsync: {exc.detail}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,178 @@
+"""``vidsync watch`` and ``vidsync snapshot --agent``: progress of an agent's snapshot.
+
+Both draw the bar of the in-process ``vidsync snapshot`` (or print JSON lines)
+from a :class:`~vidsync.client.ProgressClient`, with the connection state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+
+from vidsync.cli.view import JsonLines, ProgressView
+from vidsync.client import (
+    AgentError,
+    AsyncAgentClient,
+    ConflictError,
+    ConnectionStatus,
+    NotFoundError,
+    ProgressClient,
+)
+from vidsync.client.types import ProjectInfo
+from vidsync.models import ProgressEvent, Step
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130  # as the in-process snapshot: cancelled, or stopped with Ctrl-C
+
+
+def exit_code(event: ProgressEvent | None) -> int:
+    """0 on completed, 1 on failed, 130 on cancelled or when it never ended."""
+    if event is None or not event.terminal:
+        return EXIT_CANCELLED
+    if event.step is Step.COMPLETED:
+        return EXIT_OK
+    return EXIT_FAILED if event.step is Step.FAILED else EXIT_CANCELLED
+
+
+async def resolve_project(agent: AsyncAgentClient, text: str) -> ProjectInfo:
+    """A project by id, by name, or by its folder."""
+    if "/" not in text:
+        try:
+            return await agent.get_project(text)
+        except NotFoundError:
+            pass
+    projects = await agent.list_projects()
+    named = [p for p in projects if p["name"] == text]
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        ids = ", ".join(p["projectId"] for p in named)
+        raise AgentError(None, f"several projects are named {text!r}: use an id ({ids})")
+    path = Path(text).expanduser()
+    if path.exists():
+        folder = os.path.normpath(path.absolute())
+        for project in projects:
+            if project["localPath"] == folder:
+                return project
+    raise NotFoundError(404, f"no project {text!r} (give its id, its name or its folder)")
+
+
+async def watch(url: str, project: str, *, json_lines: bool) -> int:
+    """``vidsync watch PROJECT``: follow its current (or next) snapshot to the end."""
+    async with AsyncAgentClient(url) as agent:
+        try:
+            info = await resolve_project(agent, project)
+        except AgentError as exc:
+            return _error(exc)
+        return await _follow(agent, info["projectId"], None, json_lines, cancel_on_ctrl_c=False)
+
+
+async def snapshot(url: str, target: str, *, json_lines: bool) -> int:
+    """``vidsync snapshot --agent URL PATH_OR_PROJECT``: start one on the agent, follow it."""
+    async with AsyncAgentClient(url) as agent:
+        try:
+            project_id, snapshot_id = await _start(agent, target)
+        except AgentError as exc:
+            return _error(exc)
+        return await _follow(agent, project_id, snapshot_id, json_lines, cancel_on_ctrl_c=True)
+
+
+async def _start(agent: AsyncAgentClient, target: str) -> tuple[str, str]:
+    path = Path(target).expanduser()
+    if path.is_dir():
+        folder = os.path.normpath(path.absolute())
+        known = [p for p in await agent.list_projects() if p["localPath"] == folder]
+        if not known:
+            started = await agent.create_project_with_snapshot(folder)
+            return started["projectId"], started["snapshotId"]
+        project_id = known[0]["projectId"]
+    else:
+        project_id = (await resolve_project(agent, target))["projectId"]
+    try:
+        started = await agent.start_snapshot(project_id)
+    except ConflictError as exc:
+        running = exc.body.get("snapshotId")
+        if not isinstance(running, str):
+            raise
+        print(f"vidsync: a snapshot is already running ({running}); following it",
+              file=sys.stderr)
+        return project_id, running
+    return project_id, started["snapshotId"]
+
+
+async def _follow(
+    agent: AsyncAgentClient,
+    project_id: str,
+    snapshot_id: str | None,
+    json_lines: bool,
+    *,
+    cancel_on_ctrl_c: bool,
+) -> int:
+    view = JsonLines() if json_lines else ProgressView()
+
+    def on_state(status: ConnectionStatus) -> None:
+        view.set_connection(status.describe())
+
+    try:
+        client = await ProgressClient.create(
+            agent, project_id, snapshot_id=snapshot_id, on_event=view.update, on_state=on_state
+        )
+    except AgentError as exc:
+        return _error(exc)
+    if isinstance(view, ProgressView):
+        view.__enter__()
+    last: ProgressEvent | None = None
+    error: AgentError | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_on_ctrl_c, agent, client, project_id, cancel_on_ctrl_c)
+            try:
+                last = await client.run()
+            except AgentError as exc:  # kept out of the task group's ExceptionGroup
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        if isinstance(view, ProgressView):
+            view.__exit__(None, None, None)
+    if error is not None:
+        return _error(error)
+    code = exit_code(last)
+    if last is not None and last.step is Step.FAILED:
+        print(f"vidsync: snapshot failed: {last.error}", file=sys.stderr)
+    elif code == EXIT_CANCELLED:
+        print("vidsync: snapshot cancelled" if last is not None and last.terminal
+              else "vidsync: stopped watching", file=sys.stderr)
+    return code
+
+
+async def _on_ctrl_c(
+    agent: AsyncAgentClient, client: ProgressClient, project_id: str, cancel: bool
+) -> None:
+    """First Ctrl-C: cancel the snapshot (``snapshot``) or stop watching (``watch``).
+    A second one stops watching at once."""
+    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+        asked = False
+        async for _ in signals:
+            if cancel and not asked:
+                asked = True
+                print("vidsync: cancelling the snapshot (Ctrl-C again to stop watching)",
+                      file=sys.stderr)
+                try:
+                    await agent.cancel_snapshot(project_id)
+                except AgentError as exc:
+                    print(f"vidsync: {exc.detail}", file=sys.stderr)
+                continue
+            client.stop()
+            return
+
+
+def _error(exc: AgentError) -> int:
+    print(f"vidsync: {exc.detail}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,143 @@
+"""Shapes of the agent's JSON answers (type hints only; nothing is validated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
+
+
+class SnapshotInfo(TypedDict):
+    """A snapshot record: state, counts, timing, where its manifest is."""
+
+    snapshotId: str
+    projectId: str
+    state: str
+    startedAt: str
+    finishedAt: str | None
+    durationSeconds: float | None
+    fileCount: int | None
+    directoryCount: int | None
+    totalBytes: int | None
+    totalSize: str | None
+    skippedCount: int | None
+    snapshotUrl: str | None
+    manifestBytes: int | None
+    error: str | None
+
+
+class ProjectInfo(TypedDict):
+    """A project with its live progress and latest snapshot."""
+
+    projectId: str
+    name: str
+    localPath: str
+    source: str
+    createdAt: str
+    progress: dict[str, Any] | None
+    latestSnapshot: SnapshotInfo | None
+    runningSnapshotId: str | None
+
+
+class Started(TypedDict):
+    """The answer to starting a snapshot (with-snapshot adds the project's fields)."""
+
+    projectId: str
+    snapshotId: str
+    progressUrl: str
+    streamUrl: str
+
+
+class Entry(TypedDict):
+    """One manifest entry."""
+
+    name: str
+    path: str
+    size: int
+    isDirectory: bool
+    modTime: str
+    isSymlink: NotRequired[bool]
+    pathBase64: NotRequired[str]
+
+
+class SnapshotPage(TypedDict):
+    """One snapshot and a page of its manifest entries."""
+
+    snapshot: SnapshotInfo
+    entries: list[Entry]
+    offset: int
+    limit: int
+    total: int | None
+    nextOffset: int | None
+
+
+class Change(TypedDict):
+    change: str  # added | removed | modified | typeChanged
+    path: str
+    before: Entry | None
+    after: Entry | None
+
+
+class DiffCounts(TypedDict):
+    added: int
+    removed: int
+    modified: int
+    typeChanged: int
+
+
+class DiffBytes(TypedDict):
+    added: int
+    removed: int
+    modifiedDelta: int
+    totalDelta: int
+
+
+# Functional form because "from" is a Python keyword.
+DiffPage = TypedDict(
+    "DiffPage",
+    {
+        "projectId": str,
+        "from": str,
+        "to": str,
+        "counts": DiffCounts,
+        "bytes": DiffBytes,
+        "changes": list[Change],
+        "offset": int,
+        "limit": int,
+        "total": int,
+        "nextOffset": int | None,
+    },
+)
+"""What changed from snapshot ``from`` to ``to``; ``changes`` is one page."""
+
+
+class BatchStarted(TypedDict):
+    projectId: str
+    snapshotId: str
+
+
+class BatchError(TypedDict):
+    projectId: str
+    detail: str
+
+
+class BatchResult(TypedDict):
+    started: list[BatchStarted]
+    queued: list[BatchStarted]
+    errors: list[BatchError]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """What the agent tells clients to do (``GET /api/v1/config``), in seconds."""
+
+    poll_interval: float = 1.0
+    heartbeat: float = 15.0
+    retry: float = 1.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClientConfig:
+        return cls(
+            poll_interval=float(data.get("pollIntervalMs", 1000)) / 1000,
+            heartbeat=float(data.get("heartbeatSeconds", 15)),
+            retry=float(data.get("retryMs", 1000)) / 1000,
+        )

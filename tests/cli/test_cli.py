@@ -1,0 +1,158 @@
+"""The remote commands of ``vidsync`` against a real agent: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.agent import AgentFactory, AgentProcess, wait_until
+from support.trees import make_flat_tree, make_tree
+from vidsync.cli.main import main
+from vidsync.client import AgentClient
+
+
+def vidsync(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    # A wide "terminal", so the bar's columns are not cut to 80 characters.
+    return subprocess.run(
+        [sys.executable, "-m", "vidsync.cli.main", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def json_lines(out: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_watch_exits_0_on_completed_and_prints_json_lines(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_THROTTLE="0.002")
+    with AgentClient(agent.url) as api:
+        started = api.create_project_with_snapshot(make_flat_tree(tmp_path / "t", 300))
+    done = vidsync("watch", started["projectId"], "--agent", agent.url, "--json")
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    ids = [e["id"] for e in events]
+    assert ids == sorted(set(ids)) and events[-1]["step"] == "completed"
+    # the bar, with the connection state, on stderr when not --json
+    bar = vidsync("watch", started["projectId"], "--agent", agent.url)
+    assert bar.returncode == 0 and "Snapshot stored at" in bar.stderr
+    assert "disconnected" in bar.stderr and bar.stdout == ""
+
+
+def test_watch_exits_non_zero_on_cancelled_and_on_failed(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_THROTTLE="0.01")
+    with AgentClient(agent.url) as api:
+        pid = api.create_project_with_snapshot(make_flat_tree(tmp_path / "t", 2000))["projectId"]
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "vidsync.cli.main", "watch", pid, "--agent", agent.url,
+             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert watcher.stdout is not None
+        first = json.loads(watcher.stdout.readline())  # it is watching
+        assert first["projectId"] == pid
+        api.cancel_snapshot(pid)
+        out, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 130, err
+        assert json_lines(out)[-1]["step"] == "cancelled" and "cancelled" in err
+
+    # a store it cannot write to makes the upload step fail
+    failing = agent_factory(data_dir=tmp_path / "d2", VIDSYNC_STORAGE_URL="file:///proc/vidsync")
+    with AgentClient(failing.url) as api:
+        pid = api.create_project_with_snapshot(make_tree(tmp_path / "u", {"a": "1"}))[
+            "projectId"]
+    done = vidsync("watch", pid, "--agent", failing.url)
+    assert done.returncode == 1, done.stderr
+    assert "snapshot failed" in done.stderr
+
+
+def test_snapshot_with_agent_creates_then_reuses_the_project(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "tree", {"a.txt": "1"})
+    first = vidsync("snapshot", "--agent", agent.url, str(tree), "--json")
+    assert first.returncode == 0, first.stderr
+    sid = json_lines(first.stdout)[-1]["snapshotId"]
+    again = vidsync("snapshot", "--agent", agent.url, "tree", "--json")  # by name
+    assert again.returncode == 0, again.stderr
+    events = json_lines(again.stdout)
+    assert {e["snapshotId"] for e in events} != {sid}  # a new snapshot, not the old state
+    assert events[-1]["step"] == "completed"
+    with AgentClient(agent.url) as api:
+        projects = api.list_projects()
+    assert len(projects) == 1 and projects[0]["localPath"] == str(tree)
+    missing = vidsync("snapshot", "--agent", agent.url, "no-such-project")
+    assert missing.returncode == 2 and "no project" in missing.stderr
+
+
+def test_projects_history_and_diff_output(
+    agent: AgentProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = make_tree(tmp_path / "tree", {"keep.txt": "1", "gone.txt": "2", "d": {"x": "3"},
+                                         "t": "file"})
+    with AgentClient(agent.url) as api:
+        pid = api.create_project_with_snapshot(tree)["projectId"]
+        a = api.wait(pid)
+        (tree / "gone.txt").unlink()
+        (tree / "keep.txt").write_text("1111")
+        (tree / "t").unlink()
+        (tree / "t").mkdir()
+        (tree / "new.txt").write_text("n")
+        b_id = api.start_snapshot(pid)["snapshotId"]
+        b = api.wait(pid, snapshot_id=b_id)
+    assert a is not None and b is not None
+    url = ["--agent", agent.url]
+
+    assert main(["projects", *url]) == 0
+    out = capsys.readouterr().out
+    assert pid in out and str(tree) in out and "completed" in out
+    assert main(["history", "tree", *url]) == 0
+    out = capsys.readouterr().out
+    for word in ("date", "state", "files", "size", "duration", a.snapshot_id, b.snapshot_id):
+        assert str(word) in out
+    assert main(["history", pid, "--json", *url]) == 0
+    assert [r["snapshotId"] for r in json.loads(capsys.readouterr().out)] == [b_id,
+                                                                              a.snapshot_id]
+
+    assert main(["diff", pid, str(a.snapshot_id), b_id, *url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == ["-    gone.txt", "M    keep.txt", "+    new.txt", "T    t/"]
+    assert "1 added, 1 removed, 1 modified, 1 changed type" in lines[-2]
+    assert main(["diff", pid, str(a.snapshot_id), b_id, "--json", *url]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"] == {"added": 1, "removed": 1, "modified": 1, "typeChanged": 1}
+    assert len(data["changes"]) == 4 and data["nextOffset"] is None
+
+    assert main(["diff", pid, "snap-nope", b_id, *url]) == 2
+    assert "no snapshot" in capsys.readouterr().err
+    wait_until(lambda: httpx.get(agent.url + "/api/v1/health").status_code == 200)
+
+
+def test_ctrl_c_during_snapshot_with_agent_cancels_it_on_the_agent(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_THROTTLE="0.01")
+    tree = make_flat_tree(tmp_path / "t", 2000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidsync.cli.main", "snapshot", "--agent", agent.url, str(tree),
+         "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())  # running, and the handler is installed
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    last = json_lines(out)[-1]
+    assert (last["snapshotId"], last["step"]) == (first["snapshotId"], "cancelled")
+    with AgentClient(agent.url) as api:
+        assert api.list_snapshots(first["projectId"])[0]["state"] == "cancelled"
