@@ -1,0 +1,49 @@
+"""The agent with VIDSYNC_STORAGE_URL=s3://...: snapshots go to radosgw and are read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from s3.ceph import CephCluster
+from s3.helpers import BUCKET
+from support.agent import AgentFactory, wait_until
+from support.trees import make_tree
+
+pytestmark = pytest.mark.s3
+
+
+def test_agent_uploads_to_s3_and_reads_snapshots_back(
+    agent_factory: AgentFactory, ceph: CephCluster, s3: Any, tmp_path: Path
+) -> None:
+    agent = agent_factory(
+        VIDSYNC_STORAGE_URL=f"s3://{BUCKET}/agent-snapshots",
+        VIDSYNC_S3_ENDPOINT_URL=ceph.endpoint_url,
+        AWS_ACCESS_KEY_ID=ceph.access_key,
+        AWS_SECRET_ACCESS_KEY=ceph.secret_key,
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    root = make_tree(tmp_path / "p", {"a.mov": b"a" * 100, "sub": {"b.txt": b"b" * 7}})
+    created = httpx.post(
+        agent.url + "/api/v1/projects/with-snapshot", json={"name": "p", "localPath": str(root)}
+    ).json()
+    pid, sid = created["projectId"], created["snapshotId"]
+
+    def state() -> dict[str, Any]:
+        got: dict[str, Any] = httpx.get(f"{agent.url}/api/v1/projects/{pid}/progress").json()
+        return got
+
+    wait_until(lambda: state().get("step") in ("completed", "failed"), timeout=30)
+    final = state()
+    assert final["step"] == "completed", (final, agent.log())
+    key = f"agent-snapshots/{pid}/{sid}.json.gz"
+    assert final["snapshotUrl"] == f"s3://{BUCKET}/{key}"
+    assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+
+    page = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid}")
+    assert page.status_code == 200, page.text
+    paths = {e["path"] for e in page.json()["entries"]}
+    assert paths == {"a.mov", "sub", "sub/b.txt"}
