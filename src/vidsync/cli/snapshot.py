@@ -44,15 +44,7 @@ def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> 
         record = SnapshotRecord(snapshot_id, project.id, SnapshotState.RUNNING, clock.time())
         db.save_snapshot(record)
         result = _run(settings, project, snapshot_id, path, json_lines)
-        record.state = result.state
-        record.finished_at = clock.time()
-        record.error = result.error
-        record.file_count = result.file_count
-        record.directory_count = result.directory_count
-        record.total_bytes = result.total_bytes
-        record.skipped_count = result.skipped_count
-        record.manifest_url = result.snapshot_url
-        record.manifest_bytes = result.manifest_bytes
+        result.apply_to(record, clock.time())
         db.save_snapshot(record)
     finally:
         db.close()

@@ -165,15 +165,7 @@ class Jobs:
             self._release(project.id, record.id, done)
 
     def _record(self, record: SnapshotRecord, result: SnapshotResult) -> None:
-        record.state = result.state
-        record.finished_at = self._clock.time()
-        record.error = result.error
-        record.file_count = result.file_count
-        record.directory_count = result.directory_count
-        record.total_bytes = result.total_bytes
-        record.skipped_count = result.skipped_count
-        record.manifest_url = result.snapshot_url
-        record.manifest_bytes = result.manifest_bytes
+        result.apply_to(record, self._clock.time())
         self._log.save_snapshot(record)
 
     def _release(self, project_id: str, snapshot_id: str, done: threading.Event) -> None:

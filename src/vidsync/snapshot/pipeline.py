@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidsync.clock import Clock, SystemClock
-from vidsync.models import SnapshotState, human_size
+from vidsync.models import SnapshotRecord, SnapshotState, human_size
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.snapshot.manifest import (
     MANIFEST_SUFFIX,
@@ -41,6 +41,18 @@ class SnapshotResult:
     total_bytes: int | None = None
     skipped_count: int | None = None
     manifest_bytes: int | None = None
+
+    def apply_to(self, record: SnapshotRecord, finished_at: float) -> None:
+        """Write the outcome into the snapshot's history record."""
+        record.state = self.state
+        record.finished_at = finished_at
+        record.error = self.error
+        record.file_count = self.file_count
+        record.directory_count = self.directory_count
+        record.total_bytes = self.total_bytes
+        record.skipped_count = self.skipped_count
+        record.manifest_url = self.snapshot_url
+        record.manifest_bytes = self.manifest_bytes
 
 
 @dataclass
