@@ -74,6 +74,12 @@ class Settings:
                 f"VIDSYNC_HOST={self.host} is not a loopback address: set VIDSYNC_API_KEY "
                 "so that only clients with the key can use the agent"
             )
+        if self.progress_bus != "memory":
+            # Saying so beats silently running one agent's bus where several were meant.
+            raise SettingsError(
+                f"VIDSYNC_PROGRESS_BUS={self.progress_bus!r}: only 'memory' is available in "
+                "this version (the Redis bus for several agents is not built yet)"
+            )
         if self.progress_buffer_size < 1:
             raise SettingsError("VIDSYNC_PROGRESS_BUFFER_SIZE must be at least 1")
 
