@@ -110,6 +110,13 @@ def test_browse_snapshot_files_and_tree(agent: AgentProcess, tmp_path: Path) -> 
     assert shallow[0]["children"] == [] and shallow[0]["totalSize"] == 35
     sub = get(agent, f"/api/v1/projects/{pid}/files-tree", path="clips/day2")["tree"]
     assert [n["path"] for n in sub] == ["clips/day2/c.mov"]
+    # an older snapshot's tree, by id
+    (root / "edit.prproj").unlink()
+    snapshot(agent, pid)
+    latest = get(agent, f"/api/v1/projects/{pid}/files-tree", depth=1)["tree"]
+    assert [n["name"] for n in latest] == ["clips"]
+    older = get(agent, f"/api/v1/projects/{pid}/files-tree", depth=1, snapshotId=sid)["tree"]
+    assert [n["name"] for n in older] == ["clips", "edit.prproj"]
 
 
 def test_batch_starts_under_the_limit_and_finishes_all(

@@ -87,6 +87,7 @@ def test_cancelling_a_queued_snapshot_ends_it_without_running(tmp_path: Path) ->
     result = batch.submit(projects)
     queued = result.queued[0]
     assert tracker.current("q1").message.startswith("Queued")  # type: ignore[union-attr]
+    assert not tracker.current("q0").message.startswith("Queued")  # type: ignore[union-attr]
     assert jobs.cancel("q1") == queued["snapshotId"]
     assert tracker.current("q1").step.value == "cancelled"  # type: ignore[union-attr]
     gate.release()

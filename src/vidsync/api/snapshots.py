@@ -96,15 +96,21 @@ def files(
     return _paged(agent, _latest_completed(agent, project), offset, limit)
 
 
-@router.get("/projects/{projectId}/files-tree", summary="Folder tree of the latest snapshot")
+@router.get(
+    "/projects/{projectId}/files-tree", summary="Folder tree of a snapshot (default the latest)"
+)
 def files_tree(
     projectId: str,
     agent: AgentDep,
     path: Annotated[str, Query(description="folder to start from; empty = top")] = "",
     depth: Annotated[int | None, Query(ge=1, le=1000, description="levels to include")] = None,
+    snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
-    record = _latest_completed(agent, project)
+    if snapshotId:
+        record = _snapshot(agent, project, snapshotId)
+    else:
+        record = _latest_completed(agent, project)
     try:
         _, entries = open_entries(agent.store, _manifest_url(record))
         try:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from vidsync.models import Project, SnapshotRecord
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 
+QUEUED_MESSAGE = "Queued: waiting for a free batch slot..."
+
 
 @dataclass
 class BatchResult:
@@ -33,23 +35,30 @@ class BatchRunner:
     def submit(self, projects: list[Project]) -> BatchResult:
         result = BatchResult()
         for project in projects:
+            with self._lock:
+                runs_now = len(self._active) < self.limit
+                if runs_now:
+                    self._active.add(project.id)  # hold the slot while reserving
+            # Only a snapshot that really waits says "Queued".
+            message = None if runs_now else QUEUED_MESSAGE
             try:
-                snapshot_id = self._jobs.reserve(
-                    project, "Queued: waiting for a free batch slot..."
-                )
+                snapshot_id = self._jobs.reserve(project, message)
             except SnapshotConflict as exc:
+                if runs_now:
+                    with self._lock:
+                        self._active.discard(project.id)
                 result.errors.append({"projectId": project.id, "detail": str(exc)})
                 continue
-            with self._lock:
-                if len(self._active) < self.limit:
-                    self._active.add(project.id)
-                    bucket = result.started
-                else:
-                    self._waiting.append(project.id)
-                    bucket = result.queued
-            bucket.append({"projectId": project.id, "snapshotId": snapshot_id})
-            if bucket is result.started:
+            item = {"projectId": project.id, "snapshotId": snapshot_id}
+            if runs_now:
+                result.started.append(item)
                 self._jobs.launch(project.id)
+            else:
+                with self._lock:
+                    self._waiting.append(project.id)
+                result.queued.append(item)
+        # A slot may have freed while reserving: start what can start.
+        self._fill()
         return result
 
     def _finished(self, record: SnapshotRecord) -> None:

@@ -43,3 +43,16 @@ export const cancelSnapshot = (id) =>
   request("DELETE", `/api/v1/projects/${encodeURIComponent(id)}/snapshot`);
 export const pollProgress = (id) =>
   request("GET", `/api/v1/projects/${encodeURIComponent(id)}/progress`);
+
+const project = (id) => `/api/v1/projects/${encodeURIComponent(id)}`;
+export const getProject = (id) => request("GET", project(id));
+export const listSnapshots = (id) =>
+  request("GET", `${project(id)}/snapshots`).then((d) => d.snapshots);
+export const filesTree = (id, path = "") =>
+  request("GET", `${project(id)}/files-tree?path=${encodeURIComponent(path)}&depth=1`);
+export const diffSnapshots = (id, a, b, offset = 0, limit = 200) =>
+  request(
+    "GET",
+    `${project(id)}/snapshots/${encodeURIComponent(a)}/diff/${encodeURIComponent(b)}?offset=${offset}&limit=${limit}`,
+  );
+export const batchSnapshot = (projectIds) => request("POST", "/api/v1/snapshots/batch", { projectIds });

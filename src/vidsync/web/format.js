@@ -58,3 +58,29 @@ export function stepLabel(event) {
   if (event.step === "cancelled") return "Cancelled";
   return STEP_LABELS[event.stepNumber] ?? "Starting";
 }
+
+const dateTimes = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "short" });
+
+/** "Nov 29, 2026, 4:12 AM" from RFC 3339 (nanoseconds allowed). */
+export function dateTime(iso) {
+  if (!iso) return "";
+  const ms = Date.parse(String(iso).replace(/(\.\d{3})\d+/, "$1"));
+  return Number.isFinite(ms) ? dateTimes.format(new Date(ms)) : "";
+}
+
+/** A signed byte delta: "+1.2 KB", "−300 B", "0 B". */
+export function sizeDelta(bytes) {
+  if (!bytes) return "0 B";
+  return `${bytes > 0 ? "+" : "\u2212"}${size(Math.abs(bytes))}`;
+}
+
+const stamps = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit" });
+const stampsWithYear = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "medium" });
+
+/** A snapshot's moment, to the second (several may be taken in one minute): "Nov 29, 4:10:23 AM". */
+export function stamp(iso, now = new Date()) {
+  const ms = Date.parse(String(iso ?? "").replace(/(\.\d{3})\d+/, "$1"));
+  if (!Number.isFinite(ms)) return "";
+  const when = new Date(ms);
+  return (when.getFullYear() === now.getFullYear() ? stamps : stampsWithYear).format(when);
+}

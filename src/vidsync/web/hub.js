@@ -14,6 +14,10 @@ const KEPT_EVENTS = 500;
 
 export const isTerminal = (event) => TERMINAL.has(event?.step);
 
+/** A batch snapshot reserved but waiting for a free slot (the agent's "Queued: ..." event). */
+export const isQueued = (event) =>
+  !isTerminal(event) && event?.stepNumber <= 1 && Boolean(event?.message?.startsWith("Queued"));
+
 export class ProgressHub extends EventTarget {
   #projects = new Map();
 

@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { ProgressHub, isTerminal } from "./hub.js";
 import { ProgressModal } from "./modal.js";
 import { askForNotifications, notificationsSupported, notify, toast } from "./notify.js";
+import { ProjectPage } from "./project-page.js";
 import { ProjectsView } from "./projects.js";
 import { connectionText } from "./status.js";
 
@@ -27,6 +28,67 @@ async function main() {
     { list: $("project-list"), empty: $("projects-empty"), count: $("project-count") },
     { hub, onAction: (action, project) => actions[action]?.(project) },
   );
+
+  const projectPage = new ProjectPage($("view-project"), {
+    hub,
+    onSnapshot: (project) => actions.snapshot(project),
+    onView: (project) => actions.view(project),
+  });
+
+  // -- routing: #/ is the list, #/projects/{id} a project's page --------------------
+  function route() {
+    const match = /^#\/projects\/([^/]+)$/.exec(location.hash);
+    const projectId = match ? decodeURIComponent(match[1]) : null;
+    $("view-projects").hidden = projectId !== null;
+    $("view-project").hidden = projectId === null;
+    if (projectId === null) {
+      if (projectPage.projectId !== null) refresh(); // back from a project page
+      projectPage.close();
+      document.title = "Projects · vidsync";
+      return;
+    }
+    if (projectPage.projectId !== projectId) {
+      window.scrollTo(0, 0);
+      projectPage.open(projectId);
+    }
+  }
+  window.addEventListener("hashchange", route);
+
+  // -- batch: snapshot the selected projects -------------------------------------------
+  const batchButton = $("batch-snapshot");
+  const selectAll = $("select-all");
+  $("project-list").addEventListener("selectionchange", () => {
+    const chosen = view.selected.length;
+    $("batch-bar").hidden = view.size === 0;
+    batchButton.disabled = chosen === 0;
+    batchButton.textContent = chosen ? `Snapshot selected (${chosen})` : "Snapshot selected";
+    selectAll.checked = chosen > 0 && chosen === view.size;
+    selectAll.indeterminate = chosen > 0 && chosen < view.size;
+  });
+  selectAll.addEventListener("change", () => {
+    view.select(selectAll.checked ? view.ids : []);
+  });
+  batchButton.addEventListener("click", async () => {
+    const ids = view.selected;
+    if (!ids.length) return;
+    batchButton.disabled = true;
+    try {
+      const answer = await api.batchSnapshot(ids);
+      for (const error of answer.errors) {
+        say(`Cannot snapshot ${view.get(error.projectId)?.name ?? error.projectId}`, error.detail, "error");
+      }
+      const begun = answer.started.length + answer.queued.length;
+      if (begun) {
+        const queued = answer.queued.length ? `, ${answer.queued.length} waiting` : "";
+        say(`${begun} snapshot${begun === 1 ? "" : "s"} started`, `At most ${answer.limit} run at once${queued}.`);
+      }
+      view.select([]);
+    } catch (err) {
+      say("Cannot start the snapshots", err.message, "error");
+    } finally {
+      batchButton.disabled = view.selected.length === 0;
+    }
+  });
 
   let refreshing = null;
   async function refresh() {
@@ -191,6 +253,7 @@ async function main() {
   showNotifyButton();
 
   await refresh();
+  route();
   hub.start();
   document.body.dataset.ready = "true";
 }

@@ -1,20 +1,10 @@
 // The projects list: one row per project, with its latest snapshot or live progress.
 
 import { ago, count, stepLabel } from "./format.js";
-import { isTerminal } from "./hub.js";
+import { el } from "./dom.js";
+import { isQueued, isTerminal } from "./hub.js";
 
 const STATE_LABELS = { completed: "Completed", failed: "Failed", cancelled: "Cancelled" };
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 export class ProjectsView {
   #list;
@@ -22,6 +12,7 @@ export class ProjectsView {
   #count;
   #hub;
   #projects = new Map();
+  #selected = new Set();
 
   /**
    * @param {{list: HTMLElement, empty: HTMLElement, count: HTMLElement}} elements
@@ -32,6 +23,14 @@ export class ProjectsView {
     this.#empty = empty;
     this.#count = counter;
     this.#hub = hub;
+    list.addEventListener("change", (e) => {
+      const box = e.target.closest("input[data-action=select]");
+      const row = e.target.closest("[data-project-id]");
+      if (!box || !row) return;
+      if (box.checked) this.#selected.add(row.dataset.projectId);
+      else this.#selected.delete(row.dataset.projectId);
+      list.dispatchEvent(new CustomEvent("selectionchange", { bubbles: true }));
+    });
     list.addEventListener("click", (e) => {
       const button = e.target.closest("button[data-action]");
       const row = e.target.closest("[data-project-id]");
@@ -39,6 +38,28 @@ export class ProjectsView {
       const project = this.#projects.get(row.dataset.projectId);
       if (project) onAction(button.dataset.action, project);
     });
+  }
+
+  /** Ids of the checked projects, in list order. */
+  get selected() {
+    return [...this.#projects.keys()].filter((id) => this.#selected.has(id));
+  }
+
+  get size() {
+    return this.#projects.size;
+  }
+
+  /** Ids of every listed project, in list order. */
+  get ids() {
+    return [...this.#projects.keys()];
+  }
+
+  select(ids) {
+    this.#selected = new Set(ids);
+    for (const box of this.#list.querySelectorAll("input[data-action=select]")) {
+      box.checked = this.#selected.has(box.closest("[data-project-id]").dataset.projectId);
+    }
+    this.#list.dispatchEvent(new CustomEvent("selectionchange", { bubbles: true }));
   }
 
   has(projectId) {
@@ -56,12 +77,14 @@ export class ProjectsView {
       ? [focused.dataset.projectId, document.activeElement.dataset.action]
       : null;
     this.#projects = new Map(projects.map((p) => [p.projectId, p]));
+    this.#selected = new Set([...this.#selected].filter((id) => this.#projects.has(id)));
     this.#list.replaceChildren(...projects.map((p) => this.#row(p)));
     this.#empty.hidden = projects.length > 0;
     this.#count.textContent = projects.length ? `${projects.length}` : "";
+    this.#list.dispatchEvent(new CustomEvent("selectionchange", { bubbles: true }));
     if (focusKey) {
       const row = this.#rowOf(focusKey[0]);
-      row?.querySelector(`button[data-action="${focusKey[1]}"]`)?.focus();
+      row?.querySelector(`[data-action="${focusKey[1]}"]`)?.focus();
     }
   }
 
@@ -75,7 +98,7 @@ export class ProjectsView {
     const fresh = this.#row(project);
     row.replaceWith(fresh);
     if (action) {
-      (fresh.querySelector(`button[data-action="${action}"]`) ?? fresh.querySelector("button"))?.focus();
+      (fresh.querySelector(`[data-action="${action}"]`) ?? fresh.querySelector("button"))?.focus();
     }
   }
 
@@ -86,7 +109,16 @@ export class ProjectsView {
   #row(project) {
     const live = this.#hub.latest(project.projectId);
     const running = live !== null && !isTerminal(live);
-    const heading = el("h3", { class: "project-name", text: project.name });
+    const queued = running && isQueued(live);
+    const href = `#/projects/${encodeURIComponent(project.projectId)}`;
+    const heading = el("h3", { class: "project-name" }, el("a", { href, text: project.name, title: "Files and history" }));
+    const select = el("input", {
+      type: "checkbox",
+      class: "row-check",
+      dataset: { action: "select" },
+      "aria-label": `Select ${project.name}`,
+      checked: this.#selected.has(project.projectId),
+    });
     const path = el("p", { class: "project-path", title: project.localPath, text: project.localPath });
     const status = running ? this.#progress(project, live) : this.#latest(project, live);
     const primary = running
@@ -103,8 +135,12 @@ export class ProjectsView {
       "li",
       {
         class: "project",
-        dataset: { projectId: project.projectId, state: running ? "running" : (live?.step ?? project.latestSnapshot?.state ?? "none") },
+        dataset: {
+          projectId: project.projectId,
+          state: queued ? "queued" : running ? "running" : (live?.step ?? project.latestSnapshot?.state ?? "none"),
+        },
       },
+      select,
       el("div", { class: "project-main" }, heading, path),
       el("div", { class: "project-status" }, status),
       el("div", { class: "project-actions" }, primary, remove),
@@ -125,10 +161,12 @@ export class ProjectsView {
       el("div", { class: "bar-fill", style: `width: ${event.progress}%` }),
     );
     const step = Math.max(event.stepNumber, 1);
-    const text = el("p", {
-      class: "status-line",
-      text: `Step ${step} of 6 · ${stepLabel(event)} · ${event.progress}%`,
-    });
+    const text = isQueued(event)
+      ? el("p", { class: "status-line" }, el("span", { class: "badge badge-queued", text: "Queued" }), " waiting for a free batch slot")
+      : el("p", {
+          class: "status-line",
+          text: `Step ${step} of 6 · ${stepLabel(event)} · ${event.progress}%`,
+        });
     return el("div", { class: "row-progress", dataset: { part: "live" } }, bar, text);
   }
 

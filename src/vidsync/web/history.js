@@ -1,0 +1,152 @@
+// A project's snapshot history, newest first, with the choice of two to compare.
+
+import { listSnapshots } from "./api.js";
+import { el } from "./dom.js";
+import { count, duration, stamp } from "./format.js";
+
+// Snapshots of small folders take well under a second: say so rather than "0 s".
+const took = (s) => (s < 0.1 ? "< 0.1 s" : s < 10 ? `${s.toFixed(1)} s` : duration(s));
+
+const STATE_LABELS = { completed: "Completed", failed: "Failed", cancelled: "Cancelled", running: "Running" };
+
+export class HistoryView {
+  #body;
+  #empty;
+  #from;
+  #to;
+  #compareButton;
+  #records = [];
+  #onCompare;
+
+  /**
+   * @param {{body: HTMLElement, empty: HTMLElement, from: HTMLSelectElement, to: HTMLSelectElement, compare: HTMLButtonElement}} elements
+   * @param {{onCompare: (older: object, newer: object) => void}} deps
+   */
+  constructor({ body, empty, from, to, compare }, { onCompare }) {
+    this.#body = body;
+    this.#empty = empty;
+    this.#from = from;
+    this.#to = to;
+    this.#compareButton = compare;
+    this.#onCompare = onCompare;
+    body.addEventListener("click", (e) => {
+      const button = e.target.closest("button[data-action=compare-previous]");
+      if (!button) return;
+      const index = this.#records.findIndex((r) => r.snapshotId === button.closest("tr").dataset.snapshotId);
+      const older = this.#previousCompleted(index);
+      if (older) this.#compare(older, this.#records[index]);
+    });
+    compare.addEventListener("click", () => {
+      const a = this.#find(from.value);
+      const b = this.#find(to.value);
+      if (a && b) this.#compare(a, b);
+    });
+    const sync = () => {
+      compare.disabled = !from.value || !to.value || from.value === to.value;
+    };
+    from.addEventListener("change", sync);
+    to.addEventListener("change", sync);
+  }
+
+  get records() {
+    return this.#records;
+  }
+
+  async load(projectId) {
+    this.#records = await listSnapshots(projectId);
+    this.#render();
+    return this.#records;
+  }
+
+  clear() {
+    this.#records = [];
+    this.#body.replaceChildren();
+  }
+
+  /** True if the history lists this snapshot already. */
+  has(snapshotId) {
+    return this.#records.some((r) => r.snapshotId === snapshotId);
+  }
+
+  /** Mark the two rows being compared (null: none). */
+  mark(fromId = null, toId = null) {
+    for (const tr of this.#body.querySelectorAll("tr")) {
+      const id = tr.dataset.snapshotId;
+      if (id === fromId || id === toId) tr.dataset.compared = id === fromId ? "from" : "to";
+      else delete tr.dataset.compared;
+    }
+  }
+
+  #find(id) {
+    return this.#records.find((r) => r.snapshotId === id) ?? null;
+  }
+
+  #previousCompleted(index) {
+    for (let i = index + 1; i < this.#records.length; i += 1) {
+      if (this.#records[i].state === "completed") return this.#records[i];
+    }
+    return null;
+  }
+
+  #compare(a, b) {
+    // Always older → newer, whichever way round they were picked.
+    const [older, newer] = Date.parse(a.startedAt) <= Date.parse(b.startedAt) ? [a, b] : [b, a];
+    this.#from.value = older.snapshotId;
+    this.#to.value = newer.snapshotId;
+    this.#compareButton.disabled = false;
+    this.mark(older.snapshotId, newer.snapshotId);
+    this.#onCompare(older, newer);
+  }
+
+  #render() {
+    const records = this.#records;
+    const compared = {};
+    for (const tr of this.#body.querySelectorAll("tr[data-compared]")) compared[tr.dataset.compared] = tr.dataset.snapshotId;
+    this.#body.replaceChildren(...records.map((r, i) => this.#row(r, i)));
+
+    this.#empty.hidden = records.length > 0;
+    const completed = records.filter((r) => r.state === "completed");
+    const keep = [this.#from.value, this.#to.value];
+    const options = () => completed.map((r) =>
+      el("option", { value: r.snapshotId, text: `${stamp(r.startedAt)} · ${count(r.fileCount ?? 0)} files` }),
+    );
+    this.#from.replaceChildren(el("option", { value: "", text: "Older snapshot..." }), ...options());
+    this.#to.replaceChildren(el("option", { value: "", text: "Newer snapshot..." }), ...options());
+    this.#from.value = completed.some((r) => r.snapshotId === keep[0]) ? keep[0] : (completed[1]?.snapshotId ?? "");
+    this.#to.value = completed.some((r) => r.snapshotId === keep[1]) ? keep[1] : (completed[0]?.snapshotId ?? "");
+    this.#compareButton.disabled = !this.#from.value || !this.#to.value || this.#from.value === this.#to.value;
+    this.#compareButton.closest("[data-part=compare]").hidden = completed.length < 2;
+    if (compared.from) this.mark(compared.from, compared.to);
+  }
+
+  #row(record, index) {
+    const state = record.state;
+    const badge = el("span", { class: `badge badge-${state}`, text: STATE_LABELS[state] ?? state });
+    const stateCell = el("td", { dataset: { col: "state" } }, badge);
+    if (state === "failed" && record.error) {
+      stateCell.append(el("p", { class: "history-error", title: record.error, text: record.error }));
+    }
+    const known = (v, f) => (v === null || v === undefined ? "—" : f(v));
+    const older = state === "completed" ? this.#previousCompleted(index) : null;
+    const action = older
+      ? el("button", {
+          type: "button",
+          class: "btn btn-small btn-ghost",
+          dataset: { action: "compare-previous" },
+          "aria-label": `Compare the snapshot of ${stamp(record.startedAt)} with the previous one`,
+          title: "Compare with the previous completed snapshot",
+          text: "Compare",
+        })
+      : null;
+    return el(
+      "tr",
+      { dataset: { snapshotId: record.snapshotId, state } },
+      el("td", { dataset: { col: "date" } }, el("time", { datetime: record.startedAt, title: record.snapshotId, text: stamp(record.startedAt) })),
+      stateCell,
+      el("td", { class: "num", dataset: { col: "files" }, text: known(record.fileCount, count) }),
+      el("td", { class: "num", dataset: { col: "size" }, text: record.totalSize ?? "—" }),
+      el("td", { class: "num", dataset: { col: "duration" }, text: known(record.durationSeconds, took) }),
+      el("td", { class: "actions" }, action),
+    );
+  }
+}
