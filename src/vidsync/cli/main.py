@@ -8,10 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import anyio
-
-from vidsync.client.agent import default_agent_url
-from vidsync.settings import Settings, SettingsError
+from vidsync.settings import Settings, SettingsError, default_agent_url
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,6 +34,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.agent:
+        import anyio
+
         from vidsync.cli import remote
 
         return anyio.run(functools.partial(remote.snapshot, args.agent, args.path,
@@ -47,6 +46,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    import anyio
+
     from vidsync.cli import remote
 
     return anyio.run(functools.partial(remote.watch, args.agent, args.project,
@@ -54,12 +55,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
+    import anyio
+
     from vidsync.cli import listing
 
     return anyio.run(functools.partial(listing.projects, args.agent, as_json=args.json))
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    import anyio
+
     from vidsync.cli import listing
 
     return anyio.run(functools.partial(listing.history, args.agent, args.project,
@@ -67,6 +72,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    import anyio
+
     from vidsync.cli import listing
 
     return anyio.run(functools.partial(listing.diff, args.agent, args.project, args.a, args.b,

@@ -5,7 +5,7 @@
 resume, polling fallback and a heartbeat watchdog.
 """
 
-from vidsync.client.agent import AsyncAgentClient, default_agent_url
+from vidsync.client.agent import AsyncAgentClient
 from vidsync.client.backoff import BACKOFF_STEPS, FAILURES_BEFORE_POLLING, Backoff
 from vidsync.client.errors import (
     AgentError,
@@ -20,6 +20,7 @@ from vidsync.client.errors import (
 from vidsync.client.progress import ConnectionState, ConnectionStatus, ProgressClient
 from vidsync.client.sync import AgentClient
 from vidsync.client.types import ClientConfig
+from vidsync.settings import default_agent_url
 
 __all__ = [
     "BACKOFF_STEPS",

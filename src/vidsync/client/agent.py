@@ -22,6 +22,7 @@ from vidsync.client.types import (
     Started,
 )
 from vidsync.models import ProgressEvent
+from vidsync.settings import default_agent_url
 
 if TYPE_CHECKING:
     from vidsync.client.progress import ProgressClient
@@ -29,17 +30,6 @@ if TYPE_CHECKING:
 API = "/api/v1"
 
 
-def default_agent_url(env: Mapping[str, str] | None = None) -> str:
-    """``VIDSYNC_AGENT_URL``, else ``http://VIDSYNC_HOST:VIDSYNC_PORT`` (127.0.0.1:5001)."""
-    env = os.environ if env is None else env
-    if env.get("VIDSYNC_AGENT_URL"):
-        return env["VIDSYNC_AGENT_URL"].rstrip("/")
-    host = env.get("VIDSYNC_HOST") or "127.0.0.1"
-    # An agent listening on every address is reached on loopback.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{env.get('VIDSYNC_PORT') or '5001'}"
 
 
 def _pid(project_id: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vidsync.models import ProgressEvent
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class Subscription:
@@ -126,6 +129,8 @@ class Subscription:
 
     async def next(self, timeout: float | None = None) -> ProgressEvent | None:
         """Async read; None on timeout or when ended."""
+        import asyncio  # here: the CLI's in-process snapshot never needs asyncio (20 ms)
+
         if self._ready is None:
             self._loop = asyncio.get_running_loop()
             self._ready = asyncio.Event()
