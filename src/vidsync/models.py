@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import secrets
 import time
@@ -248,19 +247,6 @@ class ManifestEntry:
     @property
     def name(self) -> str:
         return self.path.rpartition("/")[2]
-
-    @property
-    def key(self) -> str:
-        """Identity of the entry across snapshots (exact even for non-UTF-8 names)."""
-        if self.raw_path is not None:
-            return "b64:" + base64.b64encode(self.raw_path).decode("ascii")
-        return self.path
-
-    @property
-    def kind(self) -> str:
-        if self.is_directory:
-            return "directory"
-        return "symlink" if self.is_symlink else "file"
 
 
 @dataclass(slots=True)

@@ -163,8 +163,8 @@ def batch(body: BatchRequest, agent: AgentDep) -> dict[str, Any]:
     for project_id in dict.fromkeys(body.projectIds):
         try:
             projects.append(agent.project(project_id))
-        except Exception as exc:  # an unknown id is reported, the others still start
-            errors.append({"projectId": project_id, "detail": getattr(exc, "detail", str(exc))})
+        except ApiError as exc:  # an unknown id is reported, the others still start
+            errors.append({"projectId": project_id, "detail": exc.message})
     result = agent.batch.submit(projects)
     return {
         "started": result.started,

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
+from vidsync.api.errors import ApiError
 from vidsync.clock import Clock
 from vidsync.models import Project, SourceKind
 from vidsync.progress.tracker import ProgressTracker
@@ -43,11 +44,9 @@ class Agent:
 
     def project(self, project_id: str) -> Project:
         """The project, or a 404 that says so (also for ids that cannot exist)."""
-        if not PROJECT_ID_RE.match(project_id):
-            raise HTTPException(404, f"no project with id {project_id!r}")
-        project = self.db.get_project(project_id)
+        project = self.db.get_project(project_id) if PROJECT_ID_RE.match(project_id) else None
         if project is None:
-            raise HTTPException(404, f"no project with id {project_id!r}")
+            raise ApiError(404, f"no project with id {project_id!r}")
         return project
 
 

@@ -92,16 +92,15 @@ class SnapshotReporter:
 
     def set_total(self, total: float | None) -> None:
         self.total = total
-        self._maybe_emit()
+        self._emit()
 
     def set_done(self, done: float) -> None:
         self.done = done
-        self._maybe_emit()
+        self._emit()
 
     def advance(self, amount: float = 1) -> None:
         self.done += amount
-        if self._clock.monotonic() - self._last_emit >= self._min_interval:
-            self._emit()
+        self._emit()
 
     # -- pipeline ------------------------------------------------------------
 
@@ -146,11 +145,8 @@ class SnapshotReporter:
             return None
         return round(max(self.total - self.done, 0) / rate, 1)
 
-    def _maybe_emit(self) -> None:
-        if self._clock.monotonic() - self._last_emit >= self._min_interval:
-            self._emit()
-
     def _emit(self, force: bool = False) -> None:
+        """Publish the state, at most every ``min_interval`` unless ``force``."""
         if self._finished:
             return
         if not force and self._clock.monotonic() - self._last_emit < self._min_interval:

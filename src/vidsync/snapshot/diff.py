@@ -12,7 +12,7 @@ Entry = dict[str, Any]  # an entry as it is in the manifest's JSON
 def entry_key(entry: Entry) -> str:
     """Identity across snapshots: the exact bytes for non-UTF-8 names, else the path."""
     raw = entry.get("pathBase64")
-    return "b64:" + raw if raw else str(entry["path"])
+    return "b64:" + raw if raw else entry["path"]  # type: ignore[no-any-return]
 
 
 def entry_kind(entry: Entry) -> str:
@@ -57,13 +57,10 @@ class Diff:
 def diff_entries(old: Iterable[Entry], new: Iterable[Entry]) -> Diff:
     """Changes from ``old`` to ``new``. Holds the old side in memory (one dict per
     entry), streams the new side; changes come out sorted by path."""
-    before: dict[str, Entry] = {
-        ("b64:" + e["pathBase64"]) if "pathBase64" in e else e["path"]: e for e in old
-    }
+    before: dict[str, Entry] = {entry_key(e): e for e in old}
     result = Diff()
     for after in new:
-        key = ("b64:" + after["pathBase64"]) if "pathBase64" in after else after["path"]
-        prev = before.pop(key, None)
+        prev = before.pop(entry_key(after), None)
         path = str(after["path"])
         if prev is None:
             result._add("added", path, None, after)
