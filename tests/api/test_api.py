@@ -282,3 +282,22 @@ def test_api_key_is_required_when_set(agent_factory: AgentFactory) -> None:
                      params={"apiKey": "s3cret"}).status_code == 200
     assert httpx.get(agent.url + "/metrics").status_code == 401
     assert httpx.get(agent.url + "/api/v1/health").status_code == 200
+
+
+def test_stream_for_an_older_finished_snapshot_ends_with_its_stored_state(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    pid = create(agent, make_tree(tmp_path / "t", {"a": "1"}))["projectId"]
+    stream = f"{agent.url}/api/v1/projects/{pid}/progress/stream"
+    first = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot").json()["snapshotId"]
+    read_stream(stream, params={"snapshotId": first})
+    second = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot").json()["snapshotId"]
+    read_stream(stream, params={"snapshotId": second})
+    # the first one is no longer the project's state: the stream must not wait forever
+    old = read_stream(stream, params={"snapshotId": first}, timeout=10)
+    assert [(e["snapshotId"], e["step"]) for _, e in old.events] == [(first, "completed")]
+    again = read_stream(stream, params={"snapshotId": first},
+                        headers={"Last-Event-ID": str(old.ids[0])})
+    assert again.status == 204
+    unknown = read_stream(stream, params={"snapshotId": "snap-nope"})
+    assert unknown.status == 404

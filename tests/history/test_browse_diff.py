@@ -77,6 +77,12 @@ def test_diff_finds_added_removed_resized_touched_and_type_changed(
     # the same snapshot against itself: nothing
     same = get(agent, f"/api/v1/projects/{pid}/snapshots/{a}/diff/{a}")
     assert same["total"] == 0
+    # a damaged manifest is a clear error, not a 500
+    record = get(agent, f"/api/v1/projects/{pid}/snapshots/{b}")["snapshot"]
+    manifest = Path(record["snapshotUrl"].removeprefix("file://"))
+    manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
+    r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{a}/diff/{b}")
+    assert r.status_code == 502 and "damaged" in r.json()["detail"], r.text
     # unknown snapshot ids are a clear 404
     r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{a}/diff/snap-nope")
     assert r.status_code == 404 and "snap-nope" in r.json()["detail"]

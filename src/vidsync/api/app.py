@@ -69,7 +69,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             yield
         finally:
-            agent.jobs.shutdown()
+            # Usually done already by the server's signal handler; off the event loop
+            # either way, since it waits for worker threads.
+            await anyio.to_thread.run_sync(agent.jobs.shutdown)
             agent.sources.syncthing.stop()
             agent.db.close()
 

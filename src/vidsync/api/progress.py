@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from vidsync.api.errors import ApiError
 from vidsync.api.sse import EventStreamResponse
 from vidsync.api.state import SNAPSHOT_ID_RE, Agent, get_agent
-from vidsync.models import ProgressEvent, idle_event
+from vidsync.models import ProgressEvent, SnapshotState, idle_event
+from vidsync.progress.subscription import Subscription
 
 router = APIRouter(prefix="/api/v1")
 AgentDep = Annotated[Agent, Depends(get_agent)]
@@ -32,6 +33,26 @@ def _last_event_id(header: str | None, query: str | None) -> int | None:
     if value < 0:
         raise ApiError(400, f"Last-Event-ID {raw!r} is negative")
     return value
+
+
+def _finished_elsewhere(agent: Agent, project_id: str, snapshot_id: str) -> ProgressEvent | None:
+    """The stored terminal event of a snapshot that ended and is no longer the
+    tracker's state (retention expired, or a newer snapshot ran), else None.
+
+    Without this a stream for such a snapshot would wait for it forever.
+    """
+    if not SNAPSHOT_ID_RE.match(snapshot_id):
+        raise ApiError(400, f"snapshotId {snapshot_id!r} is not a snapshot id")
+    record = agent.db.get_snapshot(project_id, snapshot_id)
+    if record is None:
+        raise ApiError(404, f"no snapshot {snapshot_id!r} in project {project_id}")
+    current = agent.tracker.current(project_id)
+    if record.state is SnapshotState.RUNNING or (
+        current is not None and current.snapshot_id == snapshot_id
+    ):
+        return None
+    events = agent.db.snapshot_events(snapshot_id)
+    return events[-1] if events and events[-1].terminal else None
 
 
 @router.get("/projects/{projectId}/progress", summary="Current snapshot progress (polling)")
@@ -58,8 +79,16 @@ def stream_progress(
 ) -> Any:
     project = agent.project(projectId)
     resume = _last_event_id(last_event_id, lastEventId)
-    if snapshotId is not None and not SNAPSHOT_ID_RE.match(snapshotId):
-        raise ApiError(400, f"snapshotId {snapshotId!r} is not a snapshot id")
+    if snapshotId is not None:
+        finished = _finished_elsewhere(agent, project.id, snapshotId)
+        if finished is not None:  # ended and no longer in memory: answer from history
+            if resume is not None and resume >= finished.id:
+                return Response(status_code=204)
+            sub = Subscription(1, project_id=project.id, snapshot_id=snapshotId)
+            sub.push(finished)
+            return EventStreamResponse(
+                sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms
+            )
     sub = agent.tracker.subscribe(project.id, last_event_id=resume, snapshot_id=snapshotId)
     if sub.already_finished:
         sub.close()

@@ -137,7 +137,9 @@ def get_project(projectId: str, agent: AgentDep) -> dict[str, Any]:
 def delete_project(projectId: str, agent: AgentDep) -> Response:
     project = agent.project(projectId)
     agent.jobs.cancel(project.id)
-    agent.jobs.wait(project.id, timeout=10)
+    if not agent.jobs.wait(project.id, timeout=10):
+        # Deleting now would lose the snapshot's record and orphan its manifest.
+        raise ApiError(409, f"the snapshot of project {project.id} is still stopping: try again")
     try:
         agent.unregister_source(project)
     except SourceError as exc:

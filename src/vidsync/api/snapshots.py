@@ -133,8 +133,14 @@ def diff(
     old, new = _snapshot(agent, project, a), _snapshot(agent, project, b)
     try:
         _, old_entries = open_entries(agent.store, _manifest_url(old))
-        _, new_entries = open_entries(agent.store, _manifest_url(new))
-        result = diff_entries(old_entries, new_entries)
+        try:
+            _, new_entries = open_entries(agent.store, _manifest_url(new))
+            try:
+                result = diff_entries(old_entries, new_entries)
+            finally:
+                new_entries.close()  # type: ignore[attr-defined]
+        finally:
+            old_entries.close()  # type: ignore[attr-defined]
     except StorageError as exc:
         raise _storage_error(exc) from None
     total = len(result.changes)

@@ -65,7 +65,7 @@ class EventStreamResponse(Response):
                 tg.start_soon(watch_disconnect)
                 await self._stream(send)
                 tg.cancel_scope.cancel()
-        except (OSError, TimeoutError):  # the client went away, or stopped reading
+        except* (OSError, TimeoutError):  # the client went away, or stopped reading
             pass
         finally:
             self.subscription.close()

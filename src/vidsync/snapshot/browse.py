@@ -16,9 +16,18 @@ def open_entries(store: Store, url: str) -> tuple[dict[str, Any], Iterator[Entry
     """Header and lazy entries of the manifest at ``url``; StorageError if unreadable."""
     stream = store.open(url)
     try:
-        return read_manifest_raw(stream)
-    except ValueError as exc:
+        header, entries = read_manifest_raw(stream)
+    except (OSError, EOFError, ValueError) as exc:
         stream.close()
+        raise StorageError(f"manifest {url} is damaged: {exc}") from None
+    return header, _checked(url, entries)
+
+
+def _checked(url: str, entries: Iterator[Entry]) -> Iterator[Entry]:
+    """Entries whose read errors (truncated gzip, bad JSON) are StorageErrors, not 500s."""
+    try:
+        yield from entries
+    except (OSError, EOFError, ValueError) as exc:
         raise StorageError(f"manifest {url} is damaged: {exc}") from None
 
 

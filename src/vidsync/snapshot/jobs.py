@@ -121,7 +121,7 @@ class Jobs:
         """Run a reserved snapshot; False if it is no longer waiting."""
         with self._lock:
             job = self._running.get(project_id)
-            if job is None or job.thread is not None:
+            if job is None or job.thread is not None or job.cancel.cancelled:
                 return False
             job.thread = threading.Thread(
                 target=self._run,
@@ -195,10 +195,11 @@ class Jobs:
         """Ask the running snapshot of a project to stop; returns its id, or None."""
         with self._lock:
             running = self._running.get(project_id)
-            queued = running is not None and running.thread is None
-        if running is None:
-            return None
-        running.cancel.cancel()
+            if running is None:
+                return None
+            queued = running.thread is None
+            # Under the lock, so launch() sees it and never starts a cancelled job.
+            running.cancel.cancel()
         if queued:  # never launched: end it here
             running.reporter.cancelled()
             self._record(running.record, SnapshotResult(state=SnapshotState.CANCELLED))
@@ -215,13 +216,14 @@ class Jobs:
         """Cancel every running snapshot and wait for the threads to record their end."""
         with self._lock:
             running = list(self._running.values())
+            queued = {job.snapshot_id for job in running if job.thread is None}
+            for job in running:
+                job.cancel.cancel(INTERRUPTED)
         for job in running:
-            if job.thread is None:
+            if job.snapshot_id in queued:
                 job.reporter.fail(INTERRUPTED)
                 self._record(job.record, SnapshotResult(SnapshotState.FAILED, error=INTERRUPTED))
                 self._release(job.project.id, job.snapshot_id, job.done)
-            else:
-                job.cancel.cancel(INTERRUPTED)
         deadline = time.monotonic() + timeout
         for job in running:
             job.done.wait(max(0.0, deadline - time.monotonic()))

@@ -77,5 +77,8 @@ class LocalStore:
             raise ManifestNotFound(f"manifest {url} is missing from the store") from None
 
     def delete(self, url: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._from_url(url).unlink()
+        path = self._from_url(url)
+        # The .part too: a kill mid-copy leaves it, and recovery deletes by URL.
+        for leftover in (path, path.with_name(path.name + ".part")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
