@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 
+import anyio
 import pytest
 
 from vidsync.clock import FakeClock
@@ -187,9 +188,16 @@ def test_coalescing_keeps_step_transitions() -> None:
 async def test_async_reader_wakes_on_publish_from_another_thread() -> None:
     tracker = ProgressTracker()
     sub = tracker.subscribe("p")
-    threading.Timer(0.05, lambda: run_snapshot(tracker)).start()
-    first = await sub.next(timeout=5)
-    assert first is not None and first.id == 1
+    got: list[ProgressEvent | None] = []
+
+    async def read() -> None:
+        got.append(await sub.next(timeout=5))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        await anyio.wait_all_tasks_blocked()  # the reader is waiting, queue empty
+        await anyio.to_thread.run_sync(run_snapshot, tracker)
+    assert got[0] is not None and got[0].id == 1
 
 
 def test_all_projects_subscription_resumes_with_global_ids() -> None:

@@ -19,15 +19,21 @@ from vidsync.snapshot.source import CancelToken, StepProgress
 from vidsync.storage.local import LocalStore
 
 
+class Concurrency:
+    """How many gated sources are in step 3 at once, and the most ever seen."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+
 class GatedSource:
     """Holds step 3 until released, and counts how many run at once."""
 
-    running = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def __init__(self, gate: threading.Semaphore) -> None:
+    def __init__(self, gate: threading.Semaphore, seen: Concurrency) -> None:
         self.gate = gate
+        self.seen = seen
         self.skipped = 0
 
     def wait_ready(self, progress: StepProgress, cancel: CancelToken) -> None: ...
@@ -36,15 +42,16 @@ class GatedSource:
         return FolderStatus()
 
     def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
-        with GatedSource.lock:
-            GatedSource.running += 1
-            GatedSource.peak = max(GatedSource.peak, GatedSource.running)
+        seen = self.seen
+        with seen.lock:
+            seen.running += 1
+            seen.peak = max(seen.peak, seen.running)
         try:
             assert self.gate.acquire(timeout=10)
             yield ManifestEntry("f", 1, False, 0)
         finally:
-            with GatedSource.lock:
-                GatedSource.running -= 1
+            with seen.lock:
+                seen.running -= 1
 
 
 class Log:
@@ -57,9 +64,10 @@ class Log:
 
 def test_batch_never_runs_more_than_the_limit(tmp_path: Path) -> None:
     gate = threading.Semaphore(0)
+    seen = Concurrency()
     log = Log()
     jobs = Jobs(tracker=ProgressTracker(), log=log, store=LocalStore(tmp_path / "s"),
-                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate))
+                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate, seen))
     batch = BatchRunner(jobs, limit=2)
     projects = [Project(f"p{i}", f"p{i}", "/x", SourceKind.LOCAL, 0) for i in range(7)]
     result = batch.submit(projects)
@@ -71,17 +79,18 @@ def test_batch_never_runs_more_than_the_limit(tmp_path: Path) -> None:
         assert finished.acquire(timeout=10)
     for p in projects:
         assert jobs.wait(p.id, timeout=10)
-    assert GatedSource.peak == 2
+    assert seen.peak == 2
     assert all(r.state is SnapshotState.COMPLETED for r in log.records.values())
     assert len(log.records) == 7
 
 
 def test_cancelling_a_queued_snapshot_ends_it_without_running(tmp_path: Path) -> None:
     gate = threading.Semaphore(0)
+    seen = Concurrency()
     log = Log()
     tracker = ProgressTracker()
     jobs = Jobs(tracker=tracker, log=log, store=LocalStore(tmp_path / "s"),
-                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate))
+                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate, seen))
     batch = BatchRunner(jobs, limit=1)
     projects = [Project(f"q{i}", f"q{i}", "/x", SourceKind.LOCAL, 0) for i in range(2)]
     result = batch.submit(projects)

@@ -151,12 +151,15 @@ def test_cancel_during_the_scan(
     folder = register(root, hashers=1)
     source = SyncthingSource(rest, folder, root)
     cancel = CancelToken()
-    timer = threading.Timer(0.3, cancel.cancel)
-    timer.start()
+    canceller = threading.Thread(
+        target=lambda: recording.scanning.wait(30) and cancel.cancel()
+    )
+    canceller.start()
     try:
         fails_promptly(lambda: source.wait_ready(recording, cancel), SnapshotCancelled)
     finally:
-        timer.cancel()
+        canceller.join(35)
+    assert recording.scanning.is_set()  # it was cancelled during the scan
 
 
 @pytest.fixture
@@ -174,12 +177,15 @@ def test_syncthing_stopping_during_the_scan(
     with SyncthingRest(doomed_syncthing.url, doomed_syncthing.api_key) as rest:
         register_folder(rest, "proj-doomed", root)
         source = SyncthingSource(rest, "proj-doomed", root)
-        stopper = threading.Timer(0.3, doomed_syncthing.stop)
+        stopper = threading.Thread(
+            target=lambda: recording.scanning.wait(30) and doomed_syncthing.stop()
+        )
         stopper.start()
         try:
             message = fails_promptly(lambda: source.wait_ready(recording, CancelToken()))
         finally:
-            stopper.join()
+            stopper.join(35)
+    assert recording.scanning.is_set()  # Syncthing went away during the scan
     assert "Syncthing at" in message
 
 

@@ -115,7 +115,6 @@ def test_scan_progress_follows_the_real_hashing(
     folder = register(root, hashers=1)
     snap = run_steps(SyncthingSource(rest, folder, root))
 
-    assert snap.step1_seconds > 1.0
     totals = [t for t in snap.progress.values("total") if t]
     assert totals and abs(totals[-1] - size * count) <= 1  # Syncthing reports total + 1
     dones = snap.progress.values("done")
