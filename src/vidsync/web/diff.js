@@ -78,6 +78,7 @@ export class DiffView {
       const answer = await diffSnapshots(query.projectId, query.from, query.to, query.next, PAGE);
       if (request === this.#request) this.#append(answer);
     } catch (err) {
+      if (request !== this.#request) return; // a newer comparison is on screen
       this.#q("error").textContent = `Cannot load more changes: ${err.message}`;
       this.#q("error").hidden = false;
     } finally {

@@ -76,8 +76,7 @@ export class ProgressHub extends EventTarget {
     const p = this.#projects.get(projectId);
     if (p) {
       for (const watcher of p.watchers) watcher.close();
-      p.events = [];
-      p.latest = null;
+      this.#projects.delete(projectId);
     }
   }
 

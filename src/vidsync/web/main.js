@@ -91,9 +91,10 @@ async function main() {
   });
 
   let refreshing = null;
+  let again = null;
   async function refresh() {
-    // One reload at a time; a request during a reload gets the next one.
-    if (refreshing) return refreshing.then(refresh);
+    // One reload at a time; all requests during a reload share the next one.
+    if (refreshing) return (again ??= refreshing.then(() => { again = null; return refresh(); }));
     refreshing = (async () => {
       try {
         const projects = await api.listProjects();
@@ -201,18 +202,21 @@ async function main() {
   });
 
   // -- live progress ------------------------------------------------------------
+  // At most one list reload per 200 ms. Restarting the timer on every event
+  // would postpone it for as long as events keep coming (every 0.1 s while a
+  // snapshot runs), so a project created elsewhere would only show up at its end.
   let reload = null;
+  const reloadSoon = () => {
+    if (!reload) reload = setTimeout(() => { reload = null; refresh(); }, 200);
+  };
   hub.addEventListener("progress", ({ detail: { event, live } }) => {
     if (!view.has(event.projectId)) {
-      // A project created elsewhere (CLI, another tab): reload the list once.
-      clearTimeout(reload);
-      reload = setTimeout(refresh, 200);
+      reloadSoon(); // a project created elsewhere (CLI, another tab)
       return;
     }
     view.update(event);
     if (!isTerminal(event)) return;
-    clearTimeout(reload);
-    reload = setTimeout(refresh, 200);
+    reloadSoon();
     if (!live || modal.shows(event.snapshotId)) return;
     const name = view.get(event.projectId)?.name ?? event.projectId;
     if (event.step === "completed") {

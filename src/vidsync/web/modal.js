@@ -124,6 +124,7 @@ export class ProgressModal {
 
   #reset() {
     const d = this.#dialog;
+    this.#el.copy.textContent = "Copy";
     d.dataset.state = "running";
     d.dataset.stepNumber = "0";
     d.dataset.eventId = "0";
