@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,9 @@ class ProgressEvent:
     resync: bool = False
     # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
     global_id: int = 0
+    # The compact JSON text, made once however many subscribers send it. Not an
+    # init field, so ``replace`` (e.g. a resync copy) never carries a stale one.
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def terminal(self) -> bool:
@@ -114,6 +118,12 @@ class ProgressEvent:
         if self.resync:
             data["resync"] = True
         return data
+
+    def json_text(self) -> str:
+        """``to_json()`` as compact JSON text, computed once per event."""
+        if self._text is None:
+            self._text = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
+        return self._text
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProgressEvent:

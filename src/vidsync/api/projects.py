@@ -14,6 +14,7 @@ from vidsync.api.errors import ApiError
 from vidsync.api.state import Agent, get_agent
 from vidsync.models import Project, SourceKind, new_project_id
 from vidsync.snapshot.jobs import SnapshotConflict
+from vidsync.snapshot.local import check_folder
 from vidsync.snapshot.source import SourceError
 from vidsync.snapshot.syncthing.rest import SyncthingAuthError, SyncthingUnreachable
 
@@ -37,16 +38,9 @@ def _check_path(raw: str) -> Path:
     if not path.is_absolute():
         raise ApiError(400, f"localPath {text!r} is not an absolute path", "localPath")
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise ApiError(400, f"localPath {text!r} does not exist", "localPath") from None
-    except OSError as exc:
-        message = f"localPath {text!r} cannot be read: {exc.strerror}"
-        raise ApiError(400, message, "localPath") from None
-    if not path.is_dir():
-        raise ApiError(400, f"localPath {text!r} is a file, not a folder", "localPath")
-    if not os.access(path, os.R_OK | os.X_OK) or st.st_mode == 0:
-        raise ApiError(400, f"localPath {text!r} is not readable by the agent", "localPath")
+        check_folder(path)  # the same check the snapshot's first step makes
+    except SourceError as exc:
+        raise ApiError(400, f"localPath: {exc}", "localPath") from None
     return Path(os.path.normpath(path))
 
 

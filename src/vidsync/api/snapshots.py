@@ -38,9 +38,9 @@ def _manifest_url(record: SnapshotRecord) -> str:
 
 
 def _latest_completed(agent: Agent, project: Project) -> SnapshotRecord:
-    for record in agent.db.list_snapshots(project.id, limit=1000):
-        if record.state is SnapshotState.COMPLETED:
-            return record
+    record = agent.db.latest_completed_snapshot(project.id)
+    if record is not None:
+        return record
     raise ApiError(404, f"project {project.id} has no completed snapshot yet: take one first")
 
 

@@ -7,7 +7,6 @@ each send has a timeout so a stuck client cannot hold the stream forever.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import anyio
@@ -26,8 +25,7 @@ SSE_HEADERS = [
 
 
 def frame(event: ProgressEvent, event_id: int) -> bytes:
-    data = json.dumps(event.to_json(), separators=(",", ":"), ensure_ascii=False)
-    return f"id: {event_id}\ndata: {data}\n\n".encode()
+    return f"id: {event_id}\ndata: {event.json_text()}\n\n".encode()
 
 
 class EventStreamResponse(Response):

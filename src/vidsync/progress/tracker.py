@@ -26,7 +26,7 @@ class _ProjectState:
     last_id: int = 0
     current: ProgressEvent | None = None
     finished_at: float | None = None  # monotonic time of the terminal event
-    ring: deque[ProgressEvent] = field(default_factory=deque)
+    ring: deque[ProgressEvent] = field(default_factory=deque)  # maxlen set on creation
 
 
 class ProgressTracker:
@@ -62,6 +62,12 @@ class ProgressTracker:
         with self._lock:
             self._listeners.append(listener)
 
+    def _state(self, project_id: str) -> _ProjectState:
+        state = self._projects.get(project_id)
+        if state is None:
+            state = self._projects[project_id] = _ProjectState(ring=deque(maxlen=self.ring_size))
+        return state
+
     def restore_global(self, last_global_id: int) -> None:
         """Continue the agent-wide ids after a restart, so an id from before it is
         never mistaken for a new event (it gets a resync instead)."""
@@ -72,9 +78,9 @@ class ProgressTracker:
         """Continue a project after a restart: ids go on after ``last_id`` and the
         ``recent`` events (oldest first) can be replayed to reconnecting clients."""
         with self._lock:
-            state = self._projects.setdefault(project_id, _ProjectState())
+            state = self._state(project_id)
             state.last_id = max(state.last_id, last_id)
-            state.ring.extend(recent[-self.ring_size :])
+            state.ring.extend(recent)
             if recent:
                 latest = recent[-1]
                 state.current = latest
@@ -92,7 +98,7 @@ class ProgressTracker:
         and nothing follows a terminal event of the same snapshot.
         """
         with self._lock:
-            state = self._projects.setdefault(event.project_id, _ProjectState())
+            state = self._state(event.project_id)
             prev = state.current
             same_run = prev is not None and prev.snapshot_id == event.snapshot_id
             if same_run and prev is not None and prev.terminal:
@@ -123,8 +129,6 @@ class ProgressTracker:
             state.current = final
             state.finished_at = self.clock.monotonic() if final.terminal else None
             state.ring.append(final)
-            while len(state.ring) > self.ring_size:
-                state.ring.popleft()
             self._global_ring.append((self._global_id, final))
             self.published_count += 1
             for sub in list(self._subscribers):
@@ -167,15 +171,6 @@ class ProgressTracker:
             state = self._projects.get(project_id)
             return state.last_id if state else 0
 
-    def events_after(self, project_id: str, last_id: int) -> list[ProgressEvent] | None:
-        """Exactly the events after ``last_id``, or None if some of them are gone."""
-        with self._lock:
-            state = self._projects.get(project_id)
-            if state is None:
-                return [] if last_id == 0 else None
-            self._expire(state)
-            return self._after(state, last_id)
-
     @staticmethod
     def _after(state: _ProjectState, last_id: int) -> list[ProgressEvent] | None:
         if last_id > state.last_id:
@@ -208,7 +203,7 @@ class ProgressTracker:
             on_close=self._unsubscribe,
         )
         with self._lock:
-            state = self._projects.setdefault(project_id, _ProjectState())
+            state = self._state(project_id)
             self._expire(state)
             current = state.current
             backlog: list[ProgressEvent] = []

@@ -155,7 +155,7 @@ class Jobs:
                     reporter=reporter,
                     work_dir=self._work_dir,
                     cancel=cancel,
-                    waiting_message=WAITING_MESSAGES.get(project.source.value, "Waiting..."),
+                    waiting_message=reporter.message,  # announced by reserve()
                     throttle=self._throttle,
                     clock=self._clock,
                 )

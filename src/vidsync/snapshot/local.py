@@ -20,7 +20,8 @@ def check_folder(path: Path) -> None:
     except OSError as exc:
         raise SourceError(f"cannot read folder {path}: {exc.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise SourceError(f"{path} is not a folder")
+        what = "a file, not a folder" if stat.S_ISREG(st.st_mode) else "not a folder"
+        raise SourceError(f"{path} is {what}")
     if not os.access(path, os.R_OK | os.X_OK):
         raise SourceError(f"folder {path} is not readable by the agent's user")
 

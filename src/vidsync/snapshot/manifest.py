@@ -92,7 +92,11 @@ def entry_from_json(data: dict[str, Any]) -> ManifestEntry:
 
 
 class EntrySpool:
-    """Step 3's output: entries encoded once, one per line, in a temporary file."""
+    """Step 3's output: entries encoded once, in a temporary file.
+
+    It already holds the manifest's entry list as it will be compressed (one
+    entry per line, separated by ``,``), so step 4 only copies bytes.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -104,8 +108,9 @@ class EntrySpool:
         self.total_bytes = 0
 
     def add(self, entry: ManifestEntry) -> None:
+        if self.entry_count:
+            self._file.write(",\n")
         self._file.write(entry_line(entry, self._fmt))
-        self._file.write("\n")
         self.entry_count += 1
         if entry.is_directory:
             self.directory_count += 1
@@ -158,19 +163,15 @@ def write_manifest(
     with (
         open(out, "wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=_COMPRESS_LEVEL, mtime=0) as gz,
-        open(spool.path, encoding="utf-8") as src,
+        open(spool.path, "rb") as src,
     ):
         gz.write((head[:-1] + _ENTRIES_KEY + "\n").encode("utf-8"))
-        first = True
-        while True:
-            lines = src.readlines(_CHUNK)
-            if not lines:
-                break
+        while chunk := src.read(_CHUNK):
             check()
-            body = ",\n".join(line.rstrip("\n") for line in lines)
-            gz.write(((",\n" if not first else "") + body).encode("utf-8"))
-            first = False
-            on_entries(len(lines))
+            gz.write(chunk)
+            on_entries(chunk.count(b"\n"))  # one newline between two entries
+        if spool.entry_count:
+            on_entries(1)  # the last entry has none after it
         gz.write(b"\n]}\n")
     return out.stat().st_size
 

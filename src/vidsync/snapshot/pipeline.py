@@ -64,7 +64,7 @@ class SnapshotJob:
     reporter: SnapshotReporter
     work_dir: Path
     cancel: CancelToken = field(default_factory=CancelToken)
-    waiting_message: str = "Waiting for Syncthing scan..."
+    waiting_message: str = "Waiting..."
     # Seconds slept per file browsed: tests and demos only; 0 never sleeps.
     throttle: float = 0.0
     clock: Clock = field(default_factory=SystemClock)

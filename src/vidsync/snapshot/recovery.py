@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class History(Protocol):
     def last_event_ids(self) -> dict[str, int]: ...
 
-    def event_count(self) -> int: ...
+    def last_global_id(self) -> int: ...
 
     def recent_events(self, project_id: str, limit: int) -> list[ProgressEvent]: ...
 
@@ -37,8 +37,7 @@ def recover(
     history: History, tracker: ProgressTracker, store: Store, work_dir: Path, clock: Clock
 ) -> list[SnapshotRecord]:
     """Restore progress state and fail interrupted snapshots; returns those."""
-    # Every event ever published is journaled, so their count is the last global id.
-    tracker.restore_global(history.event_count())
+    tracker.restore_global(history.last_global_id())
     for project_id, last_id in history.last_event_ids().items():
         tracker.restore(project_id, last_id, history.recent_events(project_id, tracker.ring_size))
     interrupted = history.running_snapshots()

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS progress_events (
     id INTEGER NOT NULL,
     snapshot_id TEXT,
     step TEXT NOT NULL,
+    global_id INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
     PRIMARY KEY (project_id, id)
 ) WITHOUT ROWID;
@@ -153,6 +154,14 @@ class Database:
         )
         return [_snapshot(r) for r in rows]
 
+    def latest_completed_snapshot(self, project_id: str) -> SnapshotRecord | None:
+        rows = self._query(
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE project_id = ? AND state = ? "
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            (project_id, SnapshotState.COMPLETED.value),
+        )
+        return _snapshot(rows[0]) if rows else None
+
     def latest_snapshot(self, project_id: str) -> SnapshotRecord | None:
         found = self.list_snapshots(project_id, limit=1)
         return found[0] if found else None
@@ -166,16 +175,17 @@ class Database:
     # -- progress events -----------------------------------------------------
 
     def append_event(self, event: ProgressEvent) -> None:
-        body = json.dumps(event.to_json(), separators=(",", ":"), ensure_ascii=False)
+        body = event.json_text()
         with self._lock:
             self._conn.execute(
-                "INSERT OR REPLACE INTO progress_events (project_id, id, snapshot_id, step, body)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (event.project_id, event.id, event.snapshot_id, event.step.value, body),
+                "INSERT OR REPLACE INTO progress_events"
+                " (project_id, id, snapshot_id, step, global_id, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (event.project_id, event.id, event.snapshot_id, event.step.value,
+                 event.global_id, body),
             )
 
-    def event_count(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM progress_events")[0][0])
+    def last_global_id(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(global_id), 0) FROM progress_events")[0][0])
 
     def last_event_ids(self) -> dict[str, int]:
         rows = self._query("SELECT project_id, MAX(id) FROM progress_events GROUP BY project_id")
@@ -193,9 +203,6 @@ class Database:
             "SELECT body FROM progress_events WHERE snapshot_id = ? ORDER BY id", (snapshot_id,)
         )
         return [ProgressEvent.from_json(json.loads(r[0])) for r in rows]
-
-    def integrity_ok(self) -> bool:
-        return bool(self._query("PRAGMA integrity_check")[0][0] == "ok")
 
     def count_snapshots_by_state(self) -> dict[str, int]:
         rows = self._query("SELECT state, COUNT(*) FROM snapshots GROUP BY state")
