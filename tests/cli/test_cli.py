@@ -156,3 +156,34 @@ def test_ctrl_c_during_snapshot_with_agent_cancels_it_on_the_agent(
     assert (last["snapshotId"], last["step"]) == (first["snapshotId"], "cancelled")
     with AgentClient(agent.url) as api:
         assert api.list_snapshots(first["projectId"])[0]["state"] == "cancelled"
+
+
+def test_in_process_snapshot_with_a_bad_storage_url_leaves_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    monkeypatch.setenv("VIDSYNC_STORAGE_URL", "ftp://example/snapshots")
+    tree = make_tree(tmp_path / "t", {"a": "1"})
+    assert main(["snapshot", str(tree), "--data-dir", str(tmp_path / "data"), "--json"]) == 2
+    assert "VIDSYNC_STORAGE_URL" in capsys.readouterr().err
+    db = tmp_path / "data" / "vidsync.db"
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 0
+
+
+def test_in_process_snapshot_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path / "data"), "--json"]
+    tree = make_tree(tmp_path / "t", {"a": "1"})
+    assert main(["snapshot", str(tree), *data]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1]["step"] == "completed"
+    assert main(["snapshot", str(tmp_path / "missing"), *data]) == 2
+    # a store that cannot be written fails the snapshot: exit 1, the error on stderr
+    (tmp_path / "data" / "snapshots").rename(tmp_path / "data" / "moved")
+    (tmp_path / "data" / "snapshots").write_text("not a folder")
+    assert main(["snapshot", str(tree), *data]) == 1
+    assert "snapshot failed" in capsys.readouterr().err

@@ -86,3 +86,10 @@ def test_no_agent_is_a_typed_error(tmp_path: Path) -> None:
             pytest.raises(AgentUnreachable) as info:
         api.health()
     assert info.value.status is None
+
+
+def test_closing_twice_is_fine(agent: AgentProcess) -> None:
+    with AgentClient(agent.url) as api:
+        assert api.health()["status"] == "ok"
+        api.close()
+    api.close()

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from vidsync.cli.remote import EXIT_USAGE, resolve_project
+from vidsync.cli.remote import report_error, resolve_project
 from vidsync.client import AgentError, AsyncAgentClient
 from vidsync.client.types import Change
 from vidsync.models import human_size
@@ -54,7 +54,7 @@ async def projects(url: str, *, as_json: bool) -> int:
         try:
             items = await agent.list_projects()
         except AgentError as exc:
-            return _error(exc)
+            return report_error(exc)
     if as_json:
         _print_json(items)
         return 0
@@ -81,7 +81,7 @@ async def history(url: str, project: str, *, limit: int, as_json: bool) -> int:
             info = await resolve_project(agent, project)
             records = await agent.list_snapshots(info["projectId"], limit=limit)
         except AgentError as exc:
-            return _error(exc)
+            return report_error(exc)
     if as_json:
         _print_json(records)
         return 0
@@ -128,7 +128,7 @@ async def diff(url: str, project: str, a: str, b: str, *, as_json: bool) -> int:
                     for change in page["changes"]:
                         sys.stdout.write(_line(change) + "\n")
         except AgentError as exc:
-            return _error(exc)
+            return report_error(exc)
     assert first is not None  # iter_diff yields at least one page
     if as_json:
         _print_json({**first, "changes": changes, "offset": 0, "limit": len(changes),
@@ -144,6 +144,3 @@ async def diff(url: str, project: str, a: str, b: str, *, as_json: bool) -> int:
     return 0
 
 
-def _error(exc: AgentError) -> int:
-    print(f"vidsync: {exc.detail}", file=sys.stderr)
-    return EXIT_USAGE

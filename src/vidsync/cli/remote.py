@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 
-from vidsync.cli.view import JsonLines, ProgressView
+from vidsync.cli.view import EXIT_USAGE, JsonLines, ProgressView, finish
 from vidsync.client import (
     AgentError,
     AsyncAgentClient,
@@ -23,21 +23,7 @@ from vidsync.client import (
     ProgressClient,
 )
 from vidsync.client.types import ProjectInfo
-from vidsync.models import ProgressEvent, Step
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CANCELLED = 130  # as the in-process snapshot: cancelled, or stopped with Ctrl-C
-
-
-def exit_code(event: ProgressEvent | None) -> int:
-    """0 on completed, 1 on failed, 130 on cancelled or when it never ended."""
-    if event is None or not event.terminal:
-        return EXIT_CANCELLED
-    if event.step is Step.COMPLETED:
-        return EXIT_OK
-    return EXIT_FAILED if event.step is Step.FAILED else EXIT_CANCELLED
+from vidsync.models import ProgressEvent
 
 
 async def resolve_project(agent: AsyncAgentClient, text: str) -> ProjectInfo:
@@ -69,7 +55,7 @@ async def watch(url: str, project: str, *, json_lines: bool) -> int:
         try:
             info = await resolve_project(agent, project)
         except AgentError as exc:
-            return _error(exc)
+            return report_error(exc)
         return await _follow(agent, info["projectId"], None, json_lines, cancel_on_ctrl_c=False)
 
 
@@ -79,7 +65,7 @@ async def snapshot(url: str, target: str, *, json_lines: bool) -> int:
         try:
             project_id, snapshot_id = await _start(agent, target)
         except AgentError as exc:
-            return _error(exc)
+            return report_error(exc)
         return await _follow(agent, project_id, snapshot_id, json_lines, cancel_on_ctrl_c=True)
 
 
@@ -124,12 +110,10 @@ async def _follow(
             agent, project_id, snapshot_id=snapshot_id, on_event=view.update, on_state=on_state
         )
     except AgentError as exc:
-        return _error(exc)
-    if isinstance(view, ProgressView):
-        view.__enter__()
+        return report_error(exc)
     last: ProgressEvent | None = None
     error: AgentError | None = None
-    try:
+    with view:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_on_ctrl_c, agent, client, project_id, cancel_on_ctrl_c)
             try:
@@ -138,18 +122,9 @@ async def _follow(
                 error = exc
             finally:
                 tg.cancel_scope.cancel()
-    finally:
-        if isinstance(view, ProgressView):
-            view.__exit__(None, None, None)
     if error is not None:
-        return _error(error)
-    code = exit_code(last)
-    if last is not None and last.step is Step.FAILED:
-        print(f"vidsync: snapshot failed: {last.error}", file=sys.stderr)
-    elif code == EXIT_CANCELLED:
-        print("vidsync: snapshot cancelled" if last is not None and last.terminal
-              else "vidsync: stopped watching", file=sys.stderr)
-    return code
+        return report_error(error)
+    return finish(last)
 
 
 async def _on_ctrl_c(
@@ -173,6 +148,7 @@ async def _on_ctrl_c(
             return
 
 
-def _error(exc: AgentError) -> int:
+def report_error(exc: AgentError) -> int:
+    """An agent error on stderr; the usage exit code."""
     print(f"vidsync: {exc.detail}", file=sys.stderr)
     return EXIT_USAGE

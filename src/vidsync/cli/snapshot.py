@@ -7,9 +7,16 @@ import sys
 import threading
 from pathlib import Path
 
-from vidsync.cli.view import JsonLines, ProgressView
+from vidsync.cli.view import EXIT_USAGE, JsonLines, ProgressView, finish
 from vidsync.clock import SystemClock
-from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind, new_project_id
+from vidsync.models import (
+    ProgressEvent,
+    Project,
+    SnapshotRecord,
+    SnapshotState,
+    SourceKind,
+    new_project_id,
+)
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
@@ -17,12 +24,8 @@ from vidsync.snapshot.jobs import new_snapshot_id
 from vidsync.snapshot.local import LocalSource, check_folder
 from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult, run_snapshot
 from vidsync.snapshot.source import CancelToken, SourceError
-from vidsync.storage import open_store
+from vidsync.storage import Store, open_store
 from vidsync.store.db import Database
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CANCELLED = 130
 
 
 def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> int:
@@ -32,6 +35,9 @@ def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> 
     except SourceError as exc:
         print(f"vidsync: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Before any record is written: a bad VIDSYNC_STORAGE_URL must not leave a
+    # snapshot marked running.
+    store = open_store(settings)
     clock = SystemClock()
     db = Database(settings.database_path)
     try:
@@ -43,23 +49,22 @@ def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> 
         snapshot_id = new_snapshot_id(clock)
         record = SnapshotRecord(snapshot_id, project.id, SnapshotState.RUNNING, clock.time())
         db.save_snapshot(record)
-        result = _run(settings, project, snapshot_id, path, json_lines)
+        result, last = _run(settings, store, project, snapshot_id, path, json_lines)
         result.apply_to(record, clock.time())
         db.save_snapshot(record)
     finally:
         db.close()
-    if result.state is SnapshotState.COMPLETED:
-        return 0
-    if result.state is SnapshotState.CANCELLED:
-        print("vidsync: snapshot cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    print(f"vidsync: snapshot failed: {result.error}", file=sys.stderr)
-    return EXIT_FAILED
+    return finish(last)
 
 
 def _run(
-    settings: Settings, project: Project, snapshot_id: str, path: Path, json_lines: bool
-) -> SnapshotResult:
+    settings: Settings,
+    store: Store,
+    project: Project,
+    snapshot_id: str,
+    path: Path,
+    json_lines: bool,
+) -> tuple[SnapshotResult, ProgressEvent | None]:
     tracker = ProgressTracker(buffer_size=settings.progress_buffer_size)
     view = JsonLines() if json_lines else ProgressView()
     tracker.add_listener(view.update)
@@ -68,7 +73,7 @@ def _run(
         project_id=project.id,
         snapshot_id=snapshot_id,
         source=LocalSource(path),
-        store=open_store(settings),
+        store=store,
         reporter=SnapshotReporter(tracker.publish, project.id, snapshot_id),
         work_dir=settings.work_dir,
         cancel=cancel,
@@ -77,16 +82,11 @@ def _run(
     )
     outcome: list[SnapshotResult] = []
     worker = threading.Thread(target=lambda: outcome.append(run_snapshot(job)), daemon=True)
-    if isinstance(view, ProgressView):
-        view.__enter__()
-    try:
+    with view:
         worker.start()
         while worker.is_alive():
             try:
                 worker.join(0.2)
             except KeyboardInterrupt:
                 cancel.cancel()
-    finally:
-        if isinstance(view, ProgressView):
-            view.__exit__(None, None, None)
-    return outcome[0]
+    return outcome[0], tracker.current(project.id)

@@ -115,9 +115,41 @@ class JsonLines:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
 
+    def __enter__(self) -> JsonLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
     def update(self, event: ProgressEvent) -> None:
         self.out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
         self.out.flush()
 
     def set_connection(self, state: str) -> None:
         pass
+
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130  # cancelled, or stopped with Ctrl-C
+
+
+def exit_code(event: ProgressEvent | None) -> int:
+    """0 on completed, 1 on failed, 130 on cancelled or when it never ended."""
+    if event is None or not event.terminal:
+        return EXIT_CANCELLED
+    if event.step is Step.COMPLETED:
+        return EXIT_OK
+    return EXIT_FAILED if event.step is Step.FAILED else EXIT_CANCELLED
+
+
+def finish(event: ProgressEvent | None) -> int:
+    """Say how the snapshot ended on stderr (unless it completed); its exit code."""
+    code = exit_code(event)
+    if event is not None and event.step is Step.FAILED:
+        print(f"vidsync: snapshot failed: {event.error}", file=sys.stderr)
+    elif code == EXIT_CANCELLED:
+        print("vidsync: snapshot cancelled" if event is not None and event.terminal
+              else "vidsync: stopped watching", file=sys.stderr)
+    return code

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 API = "/api/v1"
 
 
-
-
 def _pid(project_id: str) -> str:
     # Ids are path segments: quote them so a hostile id cannot walk the URL.
     return quote(project_id, safe="")

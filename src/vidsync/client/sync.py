@@ -48,24 +48,31 @@ class AgentClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._exit = ExitStack()
-        self._portal: BlockingPortal = self._exit.enter_context(start_blocking_portal())
+        stack = ExitStack()
+        self._portal: BlockingPortal = stack.enter_context(start_blocking_portal())
         try:
             # Built on the portal's loop, where every call will run.
             self.aio: AsyncAgentClient = self._portal.call(
-                functools.partial(_make, base_url, api_key, timeout, transport)
+                functools.partial(
+                    AsyncAgentClient, base_url, api_key=api_key, timeout=timeout,
+                    transport=transport,
+                )
             )
         except BaseException:
-            self._exit.close()
+            stack.close()
             raise
+        self._exit: ExitStack | None = stack
         self.base_url = self.aio.base_url
 
     def close(self) -> None:
-        if self._exit is not None:
-            try:
-                self._portal.call(self.aio.aclose)
-            finally:
-                self._exit.close()
+        """Close the connections and the background loop; closing twice is fine."""
+        if self._exit is None:
+            return
+        try:
+            self._portal.call(self.aio.aclose)
+        finally:
+            self._exit.close()
+            self._exit = None
 
     def __enter__(self) -> AgentClient:
         return self
@@ -120,11 +127,3 @@ class AgentClient:
             last = event
         return last
 
-
-async def _make(
-    base_url: str | None,
-    api_key: str | None,
-    timeout: float,
-    transport: httpx.AsyncBaseTransport | None,
-) -> AsyncAgentClient:
-    return AsyncAgentClient(base_url, api_key=api_key, timeout=timeout, transport=transport)

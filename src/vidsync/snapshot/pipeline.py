@@ -21,7 +21,7 @@ from vidsync.snapshot.manifest import (
     write_manifest,
 )
 from vidsync.snapshot.source import CancelToken, SnapshotCancelled, Source, SourceError
-from vidsync.storage.base import StorageError, Store
+from vidsync.storage.base import UPLOADING_MESSAGE, StorageError, Store
 
 log = logging.getLogger(__name__)
 
@@ -167,5 +167,5 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
     result.manifest_bytes = size
     cancel.check()
 
-    rep.start_step(5, "Uploading snapshot to cloud...", total=size)
+    rep.start_step(5, UPLOADING_MESSAGE, total=size)
     result.snapshot_url = job.store.put(job.key, manifest, rep.advance, cancel, rep.set_message)

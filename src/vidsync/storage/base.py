@@ -8,6 +8,9 @@ from typing import BinaryIO, Protocol
 
 from vidsync.snapshot.source import CancelToken
 
+# Step 5's message; a store puts it back after a retry message once a retry worked.
+UPLOADING_MESSAGE = "Uploading snapshot to cloud..."
+
 
 class StorageError(Exception):
     """Storing or reading a manifest failed; the message says why."""

@@ -10,6 +10,7 @@ each one announced through ``on_retry``. boto3's own retries are switched off.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import os
@@ -29,13 +30,12 @@ import botocore.config  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 
 from vidsync.snapshot.source import CancelToken, SnapshotCancelled
-from vidsync.storage.base import ManifestNotFound, StorageError
+from vidsync.storage.base import UPLOADING_MESSAGE, ManifestNotFound, StorageError
 
 T = TypeVar("T")
 
 MIN_PART_SIZE = 5 << 20  # S3 (and radosgw) refuse smaller parts, except the last
 MAX_PARTS = 10_000
-UPLOADING_MESSAGE = "Uploading snapshot to cloud..."
 
 # Error codes worth another try even though their HTTP status is 4xx.
 _RETRYABLE_CODES = frozenset(
@@ -325,9 +325,13 @@ class _Upload:
             self.on_retry(message)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """A request on the caller's thread, with retries, cancel checked before it."""
+        """A request on the caller's thread, with retries; a cancel ends a retry wait."""
         self.cancel.check()
-        return self.retry.call(what, fn)
+        try:
+            return dataclasses.replace(self.retry, stop=self.cancel.event).call(what, fn)
+        except StorageError:
+            self.cancel.check()  # the wait was cut short by the user's cancel
+            raise
 
     def single(self) -> None:
         body = self.source.read_bytes()
@@ -336,7 +340,7 @@ class _Upload:
                 "PUT",
                 lambda: self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body),
             )
-        except StorageError:
+        except (StorageError, SnapshotCancelled):
             # A try whose answer was lost may still have stored the object.
             with contextlib.suppress(Exception):
                 self.client.delete_object(Bucket=self.bucket, Key=self.key)
