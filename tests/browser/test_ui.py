@@ -130,6 +130,10 @@ def test_success_keeps_url_and_close_button_while_pointed_at(
     expect(modal).to_be_visible()
     modal.locator("[data-part=title]").hover()  # auto-close waits while pointed at
     wait_modal_state(page, "completed")
+    completed_at = next(s["t"] for s in ui_log(page)["snaps"] if s["state"] == "completed")
+    # Past the two seconds after which it would close if nobody pointed at it.
+    page.wait_for_function(f"() => performance.now() > {completed_at + 2500}")
+    expect(modal).to_be_visible()
     url = httpx.get(f"{agent.url}/api/v1/projects/{pid}").json()["latestSnapshot"]["snapshotUrl"]
     expect(modal.locator("[data-part=url]")).to_have_text(url)
     expect(modal.locator("[data-part=success]")).to_be_visible()
