@@ -49,18 +49,25 @@ def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> 
     base_depth = prefix.count("/")
     top: list[Entry] = []
     stack: list[tuple[str, Entry]] = []  # (path + "/", folder node) of open folders
+
+    def close_folder() -> None:
+        # Totals go to the innermost open folder only, and up one level when it
+        # closes: O(entries), not O(entries x depth).
+        _, done = stack.pop()
+        if stack:
+            stack[-1][1]["totalSize"] += done["totalSize"]
+            stack[-1][1]["fileCount"] += done["fileCount"]
+
     for entry in entries:
         path = str(entry["path"])
         if prefix and not path.startswith(prefix):
             continue
         while stack and not path.startswith(stack[-1][0]):
-            stack.pop()
+            close_folder()
         level = path.count("/") - base_depth
-        size = 0 if entry.get("isDirectory") else int(entry.get("size") or 0)
-        for _, folder in stack:
-            folder["totalSize"] += size
-            if not entry.get("isDirectory"):
-                folder["fileCount"] += 1
+        if stack and not entry.get("isDirectory"):
+            stack[-1][1]["totalSize"] += int(entry.get("size") or 0)
+            stack[-1][1]["fileCount"] += 1
         if depth is not None and level >= depth:
             continue
         node = dict(entry)
@@ -71,4 +78,6 @@ def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> 
         (stack[-1][1]["children"] if stack else top).append(node)
         if entry.get("isDirectory"):
             stack.append((path + "/", node))
+    while stack:
+        close_folder()
     return top
