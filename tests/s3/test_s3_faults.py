@@ -196,14 +196,22 @@ def test_cancel_mid_upload_aborts(
     assert _no_object(s3, key)
 
 
+@pytest.mark.parametrize(
+    ("size", "faulted"),
+    [
+        (11 * MiB, "upload_part"),  # multipart: parts on worker threads
+        (1 * MiB, "put"),  # one PUT on the caller's thread: most manifests
+    ],
+)
 def test_cancel_during_backoff_is_prompt(
-    make_store: StoreFactory, proxy: ProxyFactory, s3: Any, key: str, tmp_path: Path
+    make_store: StoreFactory, proxy: ProxyFactory, s3: Any, key: str, tmp_path: Path,
+    size: int, faulted: str,
 ) -> None:
     def rule(req: Request, n: int) -> Fault | None:
-        return Status(503, "SlowDown") if req.kind == "upload_part" else None
+        return Status(503, "SlowDown") if req.kind == faulted else None
 
     p: FaultProxy = proxy(rule)
-    make_file(tmp_path / "m", 11 * MiB)
+    make_file(tmp_path / "m", size)
     calls = Calls()
     retrying = threading.Event()
 
@@ -230,37 +238,7 @@ def test_cancel_during_backoff_is_prompt(
     assert not worker.is_alive()
     assert time.monotonic() - start < 5
     assert len(outcome) == 1 and isinstance(outcome[0], SnapshotCancelled)
-    assert ("abort", 204) in p.kinds()
+    if faulted == "upload_part":
+        assert ("abort", 204) in p.kinds()
     assert _uploads(s3, key) == []
-
-
-def test_cancel_during_backoff_of_a_single_put_is_prompt(
-    make_store: StoreFactory, proxy: ProxyFactory, s3: Any, key: str, tmp_path: Path
-) -> None:
-    # Small manifests (the usual case) go up in one PUT on the caller's thread.
-    p: FaultProxy = proxy(lambda req, _n: Status(503, "SlowDown") if req.kind == "put" else None)
-    make_file(tmp_path / "small", 1 * MiB)
-    calls = Calls()
-    retrying = threading.Event()
-
-    def on_retry(message: str) -> None:
-        calls.retries.append(message)
-        retrying.set()
-
-    store = make_store(p.url, workers=1, base_delay=30.0)
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            store.put(key, tmp_path / "small", calls.progress.append, calls.cancel, on_retry)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    assert retrying.wait(10)
-    calls.cancel.cancel()
-    worker.join(10)  # the backoff is 30 s: only the cancel can end it this soon
-    assert not worker.is_alive()
-    assert len(outcome) == 1 and isinstance(outcome[0], SnapshotCancelled)
     assert _no_object(s3, key)
