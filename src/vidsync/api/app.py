@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(projects.router)
     app.include_router(progress.router)
     app.include_router(snapshots.router)
-    app.include_router(metrics.router)
+    metrics.install(app, agent)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary")
     def health() -> dict[str, Any]:

@@ -87,14 +87,16 @@ def stream_progress(
             sub = Subscription(1, project_id=project.id, snapshot_id=snapshotId)
             sub.push(finished)
             return EventStreamResponse(
-                sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms
+                sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms,
+                on_sent=agent.frame_hook(),
             )
     sub = agent.tracker.subscribe(project.id, last_event_id=resume, snapshot_id=snapshotId)
     if sub.already_finished:
         sub.close()
         return Response(status_code=204)
     return EventStreamResponse(
-        sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms
+        sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms,
+        on_sent=agent.frame_hook(),
     )
 
 
@@ -120,4 +122,5 @@ def stream_all_progress(
         heartbeat=agent.settings.sse_heartbeat,
         retry_ms=agent.settings.sse_retry_ms,
         event_id=global_id,
+        on_sent=agent.frame_hook(),
     )

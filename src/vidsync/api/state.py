@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from fastapi import Request
 
 from vidsync.api.errors import ApiError
 from vidsync.clock import Clock
-from vidsync.models import Project, SourceKind
+from vidsync.models import ProgressEvent, Project, SourceKind
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
@@ -35,6 +36,8 @@ class Agent:
     jobs: Jobs
     sources: SourceFactory
     batch: BatchRunner
+    # A new hook per SSE stream, called after each frame is written (set by the metrics).
+    frame_hook: Callable[[], Callable[[ProgressEvent], None] | None] = lambda: None
 
     def register_source(self, project: Project) -> None:
         self.sources.register(project)
