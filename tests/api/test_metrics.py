@@ -5,14 +5,18 @@ from __future__ import annotations
 import shutil
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
+import anyio
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.agent import AgentFactory, AgentProcess, wait_until
+from support.agent import AgentFactory, AgentProcess, free_port, wait_until
 from support.sse import read_stream
 from support.trees import make_flat_tree, make_tree
+from vidsync.client import AsyncAgentClient, Backoff, ConnectionState, ConnectionStatus
+from vidsync.client.telemetry import FallbackReporter
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -142,18 +146,15 @@ def test_stream_outcomes_are_counted(agent: AgentProcess, tmp_path: Path) -> Non
 
 
 def test_open_streams_gauge_follows_clients(agent: AgentProcess) -> None:
-    opened = threading.Event()
-    reader = threading.Thread(
-        target=read_stream,
-        args=(agent.url + "/api/v1/progress/stream",),
-        kwargs={"timeout": 3, "opened": opened},
-    )
-    reader.start()
-    assert opened.wait(10)
-    samples = scrape(agent)
-    assert value(samples, "vidsync_progress_subscribers") == 1
-    assert value(samples, "vidsync_sse_connections_total", stream="all", outcome="opened") == 1
-    reader.join(20)  # the reader cuts the stream after its timeout
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("GET", agent.url + "/api/v1/progress/stream") as response,
+    ):
+        assert response.status_code == 200
+        samples = scrape(agent)
+        assert value(samples, "vidsync_progress_subscribers") == 1
+        assert value(samples, "vidsync_sse_connections_total", stream="all", outcome="opened") == 1
+    # the client hung up: the agent notices and the gauge goes down
     wait_until(lambda: value(scrape(agent), "vidsync_progress_subscribers") == 0)
 
 
@@ -262,3 +263,60 @@ def test_metrics_add_up_across_processes_sharing_a_multiprocess_dir(
     # a stopped process's counters still count
     two.stop()
     assert value(scrape(one), "vidsync_snapshot_steps_started_total", step="1") == 2
+
+
+class BrokenStream(httpx.AsyncBaseTransport):
+    """In front of the real agent: the stream route answers 503, the rest goes through."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/progress/stream"):
+            return httpx.Response(503, json={"detail": "stream route broken"})
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.anyio
+async def test_python_client_reports_its_fallback_to_polling(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_THROTTLE="0.002", VIDSYNC_PROGRESS_POLL_INTERVAL="50")
+    tree = make_flat_tree(tmp_path / "tree", 300, per_dir=30)
+    statuses: list[ConnectionStatus] = []
+    async with AsyncAgentClient(agent.url, transport=BrokenStream()) as api:
+        started = await api.create_project_with_snapshot(tree)
+        client = await api.progress_client(
+            started["projectId"], snapshot_id=started["snapshotId"],
+            backoff=Backoff(base=0.01), on_state=statuses.append,
+        )
+        with anyio.fail_after(60):
+            events = [e async for e in client]
+    assert events[-1].step.value == "completed"
+    lost = [s for s in statuses if s.state is ConnectionState.RECONNECTING]
+    failed_before_polling = next(i for i, s in enumerate(lost) if s.polling) + 1
+
+    def reported() -> bool:
+        samples = scrape(agent)
+        return value(samples, "vidsync_client_fallback_seconds_count", client="python") == 1
+
+    await anyio.to_thread.run_sync(wait_until, reported)
+    samples = scrape(agent)
+    assert value(samples, "vidsync_client_sse_errors_total", client="python") == (
+        failed_before_polling
+    )
+    seconds = value(samples, "vidsync_client_fallback_seconds_sum", client="python")
+    assert 0 < seconds < 60
+    # the proxy refused the stream: only the client's report tells the agent
+    assert value(samples, "vidsync_sse_connections_total", stream="project", outcome="refused") == 0
+
+
+def test_a_report_that_cannot_be_sent_is_dropped_quietly() -> None:
+    gone = SimpleNamespace(
+        base_url=f"http://127.0.0.1:{free_port()}", http=SimpleNamespace(headers=httpx.Headers())
+    )
+    reporter = FallbackReporter(gone)
+    reporter._post(reporter.reports(1.0, 2))  # nobody listens: no exception, no output
