@@ -134,12 +134,18 @@ class AgentMetrics:
     # -- tracker listener --------------------------------------------------------
 
     def on_event(self, event: ProgressEvent) -> None:
-        """Count one published event and follow its snapshot's steps (keep it quick)."""
+        """Count one published event and follow its snapshot's steps.
+
+        Called by the publisher for every event: most events stay in their step
+        and cost a counter and a dictionary look-up.
+        """
         self.events.inc()
         key = event.snapshot_id or event.project_id
-        step = str(event.step_number)
         with self._lock:
             run = self._runs.get(key)
+            if run is not None and run.step_number == event.step_number and not event.terminal:
+                return
+            step = str(event.step_number)
             if event.terminal:
                 self._runs.pop(key, None)
                 if run is not None:
@@ -148,7 +154,7 @@ class AgentMetrics:
             elif run is None:
                 self._runs[key] = _Run(event.step_number, event.timestamp)
                 self.steps_started.labels(step=step).inc()
-            elif run.step_number != event.step_number:
+            else:
                 self._step_ended(run, event.timestamp)
                 run.step_number, run.since = event.step_number, event.timestamp
                 self.steps_started.labels(step=step).inc()
