@@ -32,19 +32,16 @@ class _Status(Protocol):
     def polling(self) -> bool: ...
 
 
-class _Agent(Protocol):
-    base_url: str
-
-    @property
-    def http(self) -> httpx.AsyncClient: ...
-
-
 class FallbackReporter:
     """A state callback for a progress client: ``client.add_state_callback(reporter)``."""
 
-    def __init__(self, agent: _Agent, *, client: str = "python", clock: Clock | None = None):
-        self._url = agent.base_url.rstrip("/") + PATH
-        key = agent.http.headers.get("X-API-Key")
+    def __init__(self, agent: object, *, client: str = "python", clock: Clock | None = None):
+        """``agent``: an ``AsyncAgentClient`` (its ``base_url`` and API key are used);
+        anything without a ``base_url`` turns the reports off."""
+        base_url = getattr(agent, "base_url", None)
+        self._url = base_url.rstrip("/") + PATH if isinstance(base_url, str) else None
+        headers = getattr(getattr(agent, "http", None), "headers", None) or {}
+        key = headers.get("X-API-Key")
         self._headers = {"X-API-Key": key} if key else {}
         self._client = client
         self._clock = clock or SystemClock()
@@ -73,9 +70,12 @@ class FallbackReporter:
         return [error] * min(errors, MAX_ERRORS_PER_REPORT) + [fallback]
 
     def _send(self, bodies: list[dict[str, Any]]) -> None:
+        if self._url is None:
+            return
         threading.Thread(target=self._post, args=(bodies,), daemon=True).start()
 
     def _post(self, bodies: list[dict[str, Any]]) -> None:
+        assert self._url is not None
         # Telemetry must never break the client, nor fill its output with errors.
         with (
             contextlib.suppress(Exception),
