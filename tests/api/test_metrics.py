@@ -15,7 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.agent import AgentFactory, AgentProcess, free_port, wait_until
 from support.sse import read_stream
 from support.trees import make_flat_tree, make_tree
-from vidsync.client import AsyncAgentClient, Backoff, ConnectionState, ConnectionStatus
+from vidsync.client import (
+    AsyncAgentClient,
+    Backoff,
+    ConnectionState,
+    ConnectionStatus,
+    ProgressClient,
+)
 from vidsync.client.telemetry import FallbackReporter
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -289,8 +295,8 @@ async def test_python_client_reports_its_fallback_to_polling(
     statuses: list[ConnectionStatus] = []
     async with AsyncAgentClient(agent.url, transport=BrokenStream()) as api:
         started = await api.create_project_with_snapshot(tree)
-        client = await api.progress_client(
-            started["projectId"], snapshot_id=started["snapshotId"],
+        client = await ProgressClient.create(
+            api, started["projectId"], snapshot_id=started["snapshotId"],
             backoff=Backoff(base=0.01), on_state=statuses.append,
         )
         with anyio.fail_after(60):

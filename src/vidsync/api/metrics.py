@@ -32,12 +32,15 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vidsync.api.errors import responses
+from vidsync.api.routing import api_router
 from vidsync.api.state import Agent
 from vidsync.clock import Clock
 from vidsync.models import ProgressEvent
 from vidsync.store.db import Database
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+FrameHook = Callable[[ProgressEvent], None]
 
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -165,7 +168,7 @@ class AgentMetrics:
 
     # -- streams -----------------------------------------------------------------
 
-    def stream_hook(self) -> Callable[[ProgressEvent], None]:
+    def stream_hook(self) -> FrameHook:
         """A hook for one SSE stream, called after each frame is written."""
         opened = self.clock.time()
 
@@ -276,6 +279,7 @@ class SseErrorReport(BaseModel):
 ClientReport = Annotated[FallbackReport | SseErrorReport, Field(discriminator="kind")]
 
 router = APIRouter()
+api = api_router()
 
 
 def get_metrics(request: Request) -> AgentMetrics:
@@ -286,15 +290,30 @@ def get_metrics(request: Request) -> AgentMetrics:
 MetricsDep = Annotated[AgentMetrics, Depends(get_metrics)]
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics")
+def frame_hook(request: Request) -> FrameHook | None:
+    """For a stream route: its hook, called after each SSE frame is written."""
+    metrics: AgentMetrics | None = getattr(request.app.state, "metrics", None)
+    return metrics.stream_hook() if metrics is not None else None
+
+
+FrameHookDep = Annotated[FrameHook | None, Depends(frame_hook)]
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics_text(metrics: MetricsDep) -> Response:
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post(
-    "/api/v1/client-metrics",
+@api.post(
+    "/client-metrics",
     status_code=204,
     response_class=Response,
+    responses=responses(400, 413),
     summary="A client reports a stream failure or its time to fall back to polling",
 )
 def client_report(report: Annotated[ClientReport, Body()], metrics: MetricsDep) -> Response:
@@ -309,9 +328,9 @@ def install(app: FastAPI, agent: Agent) -> AgentMetrics:
     """Create the app's metrics and wire them to the tracker, the streams and the routes."""
     metrics = AgentMetrics(agent.db, agent.clock)
     agent.tracker.add_listener(metrics.on_event)
-    agent.frame_hook = metrics.stream_hook
     app.state.metrics = metrics
     app.include_router(router)
+    app.include_router(api)
     app.add_middleware(StreamOutcomes, metrics=metrics)
     if multiprocess_dir() is not None:
         # A stopped process's live gauges (running, subscribers) must stop counting.
