@@ -326,3 +326,28 @@ def test_a_report_that_cannot_be_sent_is_dropped_quietly() -> None:
     )
     reporter = FallbackReporter(gone)
     reporter._post(reporter.reports(1.0, 2))  # nobody listens: no exception, no output
+
+
+def test_time_queued_in_a_batch_is_no_step_time(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_THROTTLE="0.002", VIDSYNC_BATCH_CONCURRENCY="1")
+    pids = [create(agent, make_flat_tree(tmp_path / f"t{i}", 200, per_dir=20)) for i in range(3)]
+    r = httpx.post(agent.url + "/api/v1/snapshots/batch", json={"projectIds": pids})
+    assert r.status_code in (200, 202), r.text
+    assert len(r.json()["queued"]) == 2
+
+    def all_ended() -> bool:
+        samples = scrape(agent)
+        return value(samples, "vidsync_snapshots_ended_total", state="completed", step="6") == 3
+
+    wait_until(all_ended, timeout=60)
+    samples = scrape(agent)
+    assert value(samples, "vidsync_snapshot_steps_started_total", step="1") == 3
+    assert value(samples, "vidsync_snapshot_step_duration_seconds_count", step="1") == 3
+    # Two of them waited while others browsed 200 throttled files; the three steps
+    # 1 (checking the folder) together take less than one browse.
+    browsing = value(samples, "vidsync_snapshot_step_duration_seconds_sum", step="3") / 3
+    checking = value(samples, "vidsync_snapshot_step_duration_seconds_sum", step="1")
+    assert checking < browsing
+    assert value(samples, "vidsync_snapshot_step_duration_seconds_count", step="0") == 0

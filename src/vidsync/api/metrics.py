@@ -53,8 +53,11 @@ def multiprocess_dir() -> str | None:
 
 @dataclass
 class _Run:
-    step_number: int
+    step_number: int  # QUEUED while a batch snapshot waits for a slot
     since: float  # timestamp of the event that started the step
+
+
+QUEUED = 0
 
 
 class AgentMetrics:
@@ -144,26 +147,30 @@ class AgentMetrics:
         """
         self.events.inc()
         key = event.snapshot_id or event.project_id
+        number = QUEUED if event.queued and not event.terminal else event.step_number
         with self._lock:
             run = self._runs.get(key)
-            if run is not None and run.step_number == event.step_number and not event.terminal:
+            if run is not None and run.step_number == number and not event.terminal:
                 return
-            step = str(event.step_number)
+            step = str(number)
             if event.terminal:
                 self._runs.pop(key, None)
                 if run is not None:
                     self._step_ended(run, event.timestamp)
                 self.ended.labels(state=event.step.value, step=step).inc()
             elif run is None:
-                self._runs[key] = _Run(event.step_number, event.timestamp)
-                self.steps_started.labels(step=step).inc()
+                self._runs[key] = _Run(number, event.timestamp)
+                if number != QUEUED:
+                    self.steps_started.labels(step=step).inc()
             else:
                 self._step_ended(run, event.timestamp)
-                run.step_number, run.since = event.step_number, event.timestamp
+                run.step_number, run.since = number, event.timestamp
                 self.steps_started.labels(step=step).inc()
             self.running.set(len(self._runs))
 
     def _step_ended(self, run: _Run, at: float) -> None:
+        if run.step_number == QUEUED:  # waiting for a slot is no step's time
+            return
         self.step_seconds.labels(step=str(run.step_number)).observe(max(0.0, at - run.since))
 
     # -- streams -----------------------------------------------------------------
