@@ -41,6 +41,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_API_KEY_LENGTH = 16
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -82,6 +85,12 @@ class Settings:
         return replace(self, **changes)
 
     def check(self) -> None:
+        if self.api_key is not None and len(self.api_key.strip()) < MIN_API_KEY_LENGTH:
+            raise SettingsError(
+                f"VIDSYNC_API_KEY is too short ({len(self.api_key.strip())} characters without "
+                f"spaces): use at least {MIN_API_KEY_LENGTH}, e.g. "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
         if not is_loopback(self.host) and not self.api_key:
             raise SettingsError(
                 f"VIDSYNC_HOST={self.host} is not a loopback address: set VIDSYNC_API_KEY "
@@ -130,7 +139,9 @@ class Settings:
         number("VIDSYNC_PROGRESS_RETENTION", "progress_retention", float)
         number("VIDSYNC_SSE_HEARTBEAT", "sse_heartbeat", float)
         number("VIDSYNC_SSE_RETRY_MS", "sse_retry_ms", int)
-        text("VIDSYNC_API_KEY", "api_key")
+        if "VIDSYNC_API_KEY" in env and env["VIDSYNC_API_KEY"] != "":
+            # Stripped: a key with spaces around it could never match a header.
+            kw["api_key"] = env["VIDSYNC_API_KEY"].strip()
         if env.get("VIDSYNC_ALLOWED_HOSTS"):
             kw["allowed_hosts"] = tuple(
                 h.strip() for h in env["VIDSYNC_ALLOWED_HOSTS"].split(",") if h.strip()

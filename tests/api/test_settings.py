@@ -20,6 +20,9 @@ def test_defaults_are_the_embedded_mode() -> None:
         ({"VIDSYNC_HOST": "0.0.0.0"}, "set VIDSYNC_API_KEY"),
         ({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/0"}, "only 'memory'"),
         ({"VIDSYNC_PROGRESS_BUFFER_SIZE": "0"}, "at least 1"),
+        ({"VIDSYNC_API_KEY": " "}, "VIDSYNC_API_KEY is too short"),
+        ({"VIDSYNC_API_KEY": "a"}, "VIDSYNC_API_KEY is too short"),
+        ({"VIDSYNC_API_KEY": "  fifteen-chars  "}, "VIDSYNC_API_KEY is too short"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:
@@ -28,4 +31,12 @@ def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None
 
 
 def test_off_loopback_with_an_api_key_is_allowed() -> None:
-    Settings.from_env({"VIDSYNC_HOST": "0.0.0.0", "VIDSYNC_API_KEY": "k"}).check()
+    Settings.from_env({"VIDSYNC_HOST": "0.0.0.0", "VIDSYNC_API_KEY": "k" * 16}).check()
+
+
+def test_api_key_is_stripped_and_needs_16_characters() -> None:
+    assert Settings.from_env({"VIDSYNC_API_KEY": " sixteen-chars-ok \n"}).api_key == (
+        "sixteen-chars-ok")
+    with pytest.raises(SettingsError, match="VIDSYNC_API_KEY"):
+        Settings(api_key="").check()
+

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from vidsync import __version__
 from vidsync.api import metrics, progress, projects, snapshots
 from vidsync.api.errors import install_error_handlers
-from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard
+from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard, OriginGuard
 from vidsync.api.state import Agent, SourceFactory
 from vidsync.clock import Clock, SystemClock
 from vidsync.progress.tracker import ProgressTracker
@@ -116,5 +116,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     allowed = {*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts}
     if settings.api_key:
         app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
+    app.add_middleware(OriginGuard, allowed=allowed, port=settings.port)
     app.add_middleware(HostGuard, allowed=allowed)
     return app
