@@ -65,6 +65,8 @@ class Settings:
     api_key: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     batch_concurrency: int = 2
+    # Start snapshots that a kill interrupted again, once, when the agent starts.
+    resume_interrupted: bool = False
     # Seconds slept per unit of work (file browsed, chunk written). For tests and
     # demos only: 0 means the pipeline never sleeps.
     throttle: float = 0.0
@@ -148,4 +150,6 @@ class Settings:
             )
         number("VIDSYNC_BATCH_CONCURRENCY", "batch_concurrency", int)
         number("VIDSYNC_THROTTLE", "throttle", float)
+        if env.get("VIDSYNC_RESUME_INTERRUPTED", "").lower() in ("1", "true", "yes"):
+            kw["resume_interrupted"] = True
         return cls(**kw)

@@ -40,3 +40,7 @@ def test_api_key_is_stripped_and_needs_16_characters() -> None:
     with pytest.raises(SettingsError, match="VIDSYNC_API_KEY"):
         Settings(api_key="").check()
 
+
+def test_resume_interrupted_is_off_unless_asked() -> None:
+    assert not Settings.from_env({}).resume_interrupted
+    assert Settings.from_env({"VIDSYNC_RESUME_INTERRUPTED": "1"}).resume_interrupted

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
-from vidsync.api import metrics, progress, projects, snapshots
+from vidsync.api import metrics, progress, projects, skipped, snapshots
 from vidsync.api.errors import install_error_handlers
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard, OriginGuard
 from vidsync.api.state import Agent, SourceFactory
@@ -23,7 +23,7 @@ from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
-from vidsync.snapshot.recovery import recover
+from vidsync.snapshot.recovery import recover, resume_interrupted
 from vidsync.storage import open_store
 from vidsync.store.db import Database
 
@@ -52,9 +52,9 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
         clock=clock,
         throttle=settings.throttle,
     )
-    recover(db, tracker, store, settings.work_dir, clock)
+    interrupted = recover(db, tracker, store, settings.work_dir, clock)
     batch = BatchRunner(jobs, settings.batch_concurrency)
-    return Agent(settings, clock, db, tracker, store, jobs, sources, batch)
+    return Agent(settings, clock, db, tracker, store, jobs, sources, batch, interrupted)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A managed Syncthing that cannot start fails the start-up, with its log.
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
+        if settings.resume_interrupted:  # after Syncthing is up: its sources need it
+            resume_interrupted(agent.db, agent.jobs, agent.interrupted)
         try:
             yield
         finally:
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(progress.router)
     app.include_router(snapshots.router)
     app.include_router(metrics.router)
+    app.include_router(skipped.router)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary")
     def health() -> dict[str, Any]:

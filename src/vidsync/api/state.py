@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
 
 from vidsync.api.errors import ApiError
 from vidsync.clock import Clock
-from vidsync.models import Project, SourceKind
+from vidsync.models import Project, SnapshotRecord, SourceKind
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
@@ -35,6 +35,8 @@ class Agent:
     jobs: Jobs
     sources: SourceFactory
     batch: BatchRunner
+    # Snapshots the previous run left running (failed as interrupted at start-up).
+    interrupted: list[SnapshotRecord] = field(default_factory=list)
 
     def register_source(self, project: Project) -> None:
         self.sources.register(project)

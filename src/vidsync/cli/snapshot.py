@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from vidsync.cli.view import EXIT_USAGE, JsonLines, ProgressView, finish
@@ -49,12 +51,14 @@ def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> 
         snapshot_id = new_snapshot_id(clock)
         record = SnapshotRecord(snapshot_id, project.id, SnapshotState.RUNNING, clock.time())
         db.save_snapshot(record)
-        result, last = _run(settings, store, project, snapshot_id, path, json_lines)
-        result.apply_to(record, clock.time())
-        db.save_snapshot(record)
+        def persist(result: SnapshotResult) -> None:
+            result.apply_to(record, clock.time())
+            db.save_snapshot(record, result.skipped_paths)
+
+        last = _run(settings, store, project, snapshot_id, path, json_lines, persist)
     finally:
         db.close()
-    return finish(last)
+    return finish(last, retry=f"vidsync snapshot {shlex.quote(str(path))}")
 
 
 def _run(
@@ -64,7 +68,8 @@ def _run(
     snapshot_id: str,
     path: Path,
     json_lines: bool,
-) -> tuple[SnapshotResult, ProgressEvent | None]:
+    persist: Callable[[SnapshotResult], None],
+) -> ProgressEvent | None:
     tracker = ProgressTracker(buffer_size=settings.progress_buffer_size)
     view = JsonLines() if json_lines else ProgressView()
     tracker.add_listener(view.update)
@@ -79,9 +84,9 @@ def _run(
         cancel=cancel,
         waiting_message="Checking project folder...",
         throttle=settings.throttle,
+        persist=persist,
     )
-    outcome: list[SnapshotResult] = []
-    worker = threading.Thread(target=lambda: outcome.append(run_snapshot(job)), daemon=True)
+    worker = threading.Thread(target=run_snapshot, args=(job,), daemon=True)
     with view:
         worker.start()
         while worker.is_alive():
@@ -89,4 +94,4 @@ def _run(
                 worker.join(0.2)
             except KeyboardInterrupt:
                 cancel.cancel()
-    return outcome[0], tracker.current(project.id)
+    return tracker.current(project.id)
