@@ -254,7 +254,7 @@ def test_metrics_count_snapshots_and_subscribers(agent: AgentProcess, tmp_path: 
     assert "vidsync_projects 1" in text
     assert "vidsync_snapshots_running 0" in text
     events = [ln for ln in text.splitlines() if ln.startswith("vidsync_progress_events_total")]
-    assert int(events[0].split()[1]) >= 6
+    assert float(events[0].split()[1]) >= 6
 
 
 def test_syncthing_source_without_syncthing_is_a_clear_400(

@@ -66,8 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(projects.router)
     app.include_router(progress.router)
     app.include_router(snapshots.router)
-    app.include_router(metrics.router)
     app.include_router(skipped.router)
+    metrics.install(app, agent)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary",
              response_model=Health)
