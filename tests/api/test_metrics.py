@@ -351,3 +351,10 @@ def test_time_queued_in_a_batch_is_no_step_time(
     checking = value(samples, "vidsync_snapshot_step_duration_seconds_sum", step="1")
     assert checking < browsing
     assert value(samples, "vidsync_snapshot_step_duration_seconds_count", step="0") == 0
+
+
+def test_a_missing_multiprocess_dir_stops_the_agent_with_a_clear_message(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    with pytest.raises(RuntimeError, match=r"PROMETHEUS_MULTIPROC_DIR=.*is not a directory"):
+        agent_factory(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing"))

@@ -37,6 +37,7 @@ from vidsync.api.routing import api_router
 from vidsync.api.state import Agent
 from vidsync.clock import Clock
 from vidsync.models import ProgressEvent
+from vidsync.settings import SettingsError
 from vidsync.store.db import Database
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -333,13 +334,19 @@ def client_report(report: Annotated[ClientReport, Body()], metrics: MetricsDep) 
 
 def install(app: FastAPI, agent: Agent) -> AgentMetrics:
     """Create the app's metrics and wire them to the tracker, the streams and the routes."""
+    shared = multiprocess_dir()
+    if shared is not None and not os.path.isdir(shared):
+        raise SettingsError(
+            f"{MULTIPROC_ENV}={shared!r} is not a directory: create an empty one (a fresh "
+            "one at each start) for the agent's processes to share, or unset it"
+        )
     metrics = AgentMetrics(agent.db, agent.clock)
     agent.tracker.add_listener(metrics.on_event)
     app.state.metrics = metrics
     app.include_router(router)
     app.include_router(api)
     app.add_middleware(StreamOutcomes, metrics=metrics)
-    if multiprocess_dir() is not None:
+    if shared is not None:
         # A stopped process's live gauges (running, subscribers) must stop counting.
         atexit.register(multiprocess.mark_process_dead, os.getpid())
     return metrics
