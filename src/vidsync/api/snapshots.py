@@ -105,6 +105,7 @@ def files_tree(
     path: Annotated[str, Query(description="folder to start from; empty = top")] = "",
     depth: Annotated[int | None, Query(ge=1, le=1000, description="levels to include")] = None,
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
+    sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
     if snapshotId:
@@ -114,7 +115,7 @@ def files_tree(
     try:
         _, entries = open_entries(agent.store, _manifest_url(record))
         try:
-            nodes = tree(entries, path, depth)
+            nodes = tree(entries, path, depth, sequences)
         finally:
             entries.close()  # type: ignore[attr-defined]
     except StorageError as exc:

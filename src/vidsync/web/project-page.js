@@ -30,6 +30,7 @@ export class ProjectPage {
     this.#hub = hub;
     this.#q = (part) => root.querySelector(`[data-part="${part}"]`);
     this.#tree = new FileTree(this.#q("tree"));
+    this.#q("tree-filter").addEventListener("input", (e) => this.#tree.filter(e.target.value));
     this.#diff = new DiffView(this.#q("diff"), { onClose: () => this.#history.mark() });
     this.#history = new HistoryView(
       {
@@ -154,6 +155,7 @@ export class ProjectPage {
       info.dataset.snapshotId = s.snapshotId;
       this.#q("tree-empty").hidden = true;
       this.#q("tree-head").hidden = false;
+      this.#q("tree-filter-box").hidden = false;
     } catch (err) {
       if (this.projectId === projectId) this.#noTree(err);
     }
@@ -167,6 +169,7 @@ export class ProjectPage {
     info.textContent = "";
     delete info.dataset.snapshotId;
     this.#q("tree-head").hidden = true;
+    this.#q("tree-filter-box").hidden = true;
     const empty = this.#q("tree-empty");
     empty.replaceChildren(
       el("p", {}, el("strong", { text: missing ? "No completed snapshot yet." : "Cannot show the files." })),
