@@ -3,6 +3,7 @@ folders as one line, full file names, a filter box. Real agent processes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,48 @@ def test_tree_shows_full_names_without_overlap_and_filters_rows(
     expect(tree_item(page, "shots/sh010/sh010_comp_v003.####.exr")).to_be_hidden()
     page.get_by_label("Filter files by name").fill("")
     expect(tree_item(page, LONG)).to_be_visible()
+
+
+def test_diff_view_shows_moves_and_sequences_filters_and_groups(
+    page: Page, ui_agent: UiAgent, tmp_path: Path, artifacts: Path
+) -> None:
+    agent = ui_agent()
+    root = shot_tree(tmp_path / "film")
+    make_tree(root / "shots" / "sh020", {f"plate.{n}.dpx": b"p" * 10 for n in range(1, 6)})
+    pid = create_project(agent, "Film", root)
+    first = take_snapshot(agent, pid)
+    sh010 = root / "shots" / "sh010"
+    for n in range(1041, 1089):
+        (sh010 / f"sh010_comp_v003.{n}.exr").write_bytes(b"f" * 100)
+    (root / "shots" / "sh020").rename(root / "sh020")
+    (root / "edit.prproj").write_text("e")
+    second = take_snapshot(agent, pid)
+    assert first["state"] == second["state"] == "completed"
+
+    open_project_page(page, agent, pid)
+    page.locator(f"{PROJECT_VIEW} [data-part=history] tr").nth(0).get_by_role(
+        "button", name=re.compile("Compare")).click()
+    diff = page.locator(f"{PROJECT_VIEW} [data-part=diff]")
+    expect(diff).to_have_attribute("data-state", "ready")
+    items = diff.locator("[data-part=list] li.change")
+    expect(items).to_have_count(3)
+    seq = diff.locator('li[data-path="shots/sh010/sh010_comp_v003.####.exr"]')
+    expect(seq).to_have_attribute("data-action", "added")
+    expect(seq.locator(".change-detail")).to_have_text("+48 frames 1041-1088 · 4.7 KB")
+    moved = diff.locator('li[data-path="sh020"]')
+    expect(moved).to_have_attribute("data-change", "moved")
+    expect(moved.locator(".change-path")).to_have_text("shots/sh020 → sh020")
+    expect(moved.locator(".change-detail")).to_have_text("folder · 5 files · 50 B")
+    expect(diff.locator("[data-count=moved] strong")).to_have_text("6")
+    expect(diff.locator("[data-count=added] strong")).to_have_text("49")
+    screenshot(page, artifacts, "diff-media.png")
+
+    diff.get_by_label("Show").select_option("moved")
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-path", "sh020")
+    diff.get_by_label("Show").select_option("")
+    expect(items).to_have_count(3)
+    diff.get_by_label("Group by folder").check()
+    groups = diff.locator("[data-part=list] li.change-group")
+    expect(groups).to_have_text(["(top folder)/ · 2 changes", "shots/sh010/ · 1 change"])
+    expect(items).to_have_count(3)

@@ -128,7 +128,9 @@ def files_tree(
     summary="What changed from snapshot a to snapshot b",
 )
 def diff(
-    projectId: str, a: str, b: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000
+    projectId: str, a: str, b: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000,
+    moves: Annotated[bool, Query(description="report moves and renames as one change")] = True,
+    sequences: Annotated[bool, Query(description="fold frame changes per sequence")] = True,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
     old, new = _snapshot(agent, project, a), _snapshot(agent, project, b)
@@ -137,7 +139,7 @@ def diff(
         try:
             _, new_entries = open_entries(agent.store, _manifest_url(new))
             try:
-                result = diff_entries(old_entries, new_entries)
+                result = diff_entries(old_entries, new_entries, moves=moves, sequences=sequences)
             finally:
                 new_entries.close()  # type: ignore[attr-defined]
         finally:

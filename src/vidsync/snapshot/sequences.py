@@ -125,3 +125,84 @@ def sequence_node(seq: Sequence, folder: str, members: list[Entry]) -> Entry:
         "modTime": max(str(m.get("modTime") or "") for m in members),
         "children": members,
     }
+
+
+def _folder(path: str) -> tuple[str, str]:
+    folder, _, name = path.rpartition("/")
+    return folder, name
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def _is_file_change(change: Entry) -> bool:
+    entry = change["after"] or change["before"]
+    return (change["change"] in ("added", "removed", "modified", "moved")
+            and entry is not None and not entry.get("isDirectory") and "fileCount" not in change)
+
+
+def compact_changes(changes: list[Entry]) -> list[Entry]:
+    """Diff changes with the frames of each image sequence folded into one change.
+
+    ``{"change": "sequence", "action": "added", "path": "sh010/sh010.####.exr",
+    "frames": "2401-2448", "frameCount": 48, "bytes": N}``; a moved or renumbered
+    sequence also has ``from`` and ``fromFrames``. Lone frames stay file changes.
+    """
+    groups: dict[tuple[str, str, str], list[Entry]] = {}
+    out: list[Entry] = []
+    for change in changes:
+        if not _is_file_change(change):
+            out.append(change)
+            continue
+        folder, _ = _folder(change["path"])
+        origin = _folder(change["from"])[0] if change["change"] == "moved" else ""
+        groups.setdefault((change["change"], folder, origin), []).append(change)
+    for (action, folder, origin), items in groups.items():
+        if len(items) < 2:
+            out.extend(items)
+            continue
+        if action == "moved":
+            out.extend(_compact_moves(folder, origin, items))
+        else:
+            out.extend(_compact(action, folder, items))
+    out.sort(key=lambda c: (c["path"], c["change"], c.get("action", "")))
+    return out
+
+
+def _compact(action: str, folder: str, items: list[Entry]) -> list[Entry]:
+    by_name = {_folder(c["path"])[1]: c for c in items}
+    seqs, rest = find_sequences(by_name)
+    out = [by_name[n] for n in rest]
+    for seq in seqs:
+        members = [by_name[m] for m in seq.members]
+        if action == "modified":
+            size = sum(int(c["after"].get("size") or 0) - int(c["before"].get("size") or 0)
+                       for c in members)
+        else:
+            size = sum(int((c["after"] or c["before"]).get("size") or 0) for c in members)
+        out.append({"change": "sequence", "action": action, "path": _join(folder, seq.name),
+                    "name": seq.name, "frames": compact_range(seq.frames),
+                    "frameCount": len(members), "bytes": size, "before": None, "after": None})
+    return out
+
+
+def _compact_moves(folder: str, origin: str, items: list[Entry]) -> list[Entry]:
+    by_old = {_folder(c["from"])[1]: c for c in items}
+    seqs, rest = find_sequences(by_old)
+    out = [by_old[n] for n in rest]
+    for seq in seqs:
+        members = [by_old[m] for m in seq.members]
+        new_names = {_folder(c["path"])[1]: c for c in members}
+        new_seqs, loose = find_sequences(new_names)
+        if loose or len(new_seqs) != 1:
+            out.extend(members)
+            continue
+        new = new_seqs[0]
+        out.append({"change": "sequence", "action": "moved", "path": _join(folder, new.name),
+                    "name": new.name, "frames": compact_range(new.frames),
+                    "from": _join(origin, seq.name), "fromFrames": compact_range(seq.frames),
+                    "frameCount": len(members),
+                    "bytes": sum(int(c["after"].get("size") or 0) for c in members),
+                    "before": None, "after": None})
+    return out
