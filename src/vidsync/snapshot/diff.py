@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,10 +85,6 @@ class Diff:
             self.modified_delta += _size(after) - _size(prev)
 
 
-def _next(it: Iterator[Entry]) -> Entry | None:
-    return next(it, None)
-
-
 def diff_entries(
     old: Iterable[Entry], new: Iterable[Entry], *, moves: bool = True, sequences: bool = False
 ) -> Diff:
@@ -104,30 +100,32 @@ def diff_entries(
     only_old: dict[str, Entry] = {}  # seen on the old side only, so far
     only_new: dict[str, Entry] = {}
     olds, news = iter(old), iter(new)
-    o, n = _next(olds), _next(news)
+    o, n = next(olds, None), next(news, None)
     while o is not None and n is not None:
+        if o == n:  # the common case: the same entry on both sides, unchanged
+            o, n = next(olds, None), next(news, None)
+            continue
         if o["path"] == n["path"] and "pathBase64" not in o and "pathBase64" not in n:
-            if o != n:
-                result._compare(o, n)
-            o, n = _next(olds), _next(news)
+            result._compare(o, n)
+            o, n = next(olds, None), next(news, None)
             continue
         ko, kn = order_key(o), order_key(n)
         if ko == kn:
             if o != n:
                 result._compare(o, n)
-            o, n = _next(olds), _next(news)
+            o, n = next(olds, None), next(news, None)
         elif ko < kn:
             _side(result, ko, o, only_new, only_old, old_side=True)
-            o = _next(olds)
+            o = next(olds, None)
         else:
             _side(result, kn, n, only_old, only_new, old_side=False)
-            n = _next(news)
+            n = next(news, None)
     while o is not None:
         _side(result, order_key(o), o, only_new, only_old, old_side=True)
-        o = _next(olds)
+        o = next(olds, None)
     while n is not None:
         _side(result, order_key(n), n, only_old, only_new, old_side=False)
-        n = _next(news)
+        n = next(news, None)
 
     removed, added = list(only_old.values()), list(only_new.values())
     if moves:
