@@ -146,3 +146,12 @@ def test_diff_view_shows_moves_and_sequences_filters_and_groups(
     groups = diff.locator("[data-part=list] li.change-group")
     expect(groups).to_have_text(["(top folder)/ · 2 changes", "shots/sh010/ · 1 change"])
     expect(items).to_have_count(3)
+
+    # A completed snapshot links to its own tree: the older one has no sh020 on top.
+    expect(tree_item(page, "sh020")).to_have_count(1)
+    older = page.locator(f"{PROJECT_VIEW} [data-part=history] tr").nth(1)
+    older.get_by_role("button", name=re.compile("Show the files")).click()
+    info = page.locator(f"{PROJECT_VIEW} [data-part=tree-snapshot]")
+    expect(info).to_have_attribute("data-snapshot-id", first["snapshotId"])
+    expect(tree_item(page, "sh020")).to_have_count(0)
+    expect(tree_item(page, "shots")).to_have_count(1)

@@ -40,7 +40,10 @@ export class ProjectPage {
         to: this.#q("compare-to"),
         compare: this.#q("compare-button"),
       },
-      { onCompare: (older, newer) => this.#diff.show(this.#project.projectId, older, newer) },
+      {
+        onCompare: (older, newer) => this.#diff.show(this.#project.projectId, older, newer),
+        onFiles: (record) => this.#showSnapshotTree(record.snapshotId),
+      },
     );
     this.#q("snapshot").addEventListener("click", (e) => {
       if (!this.#project) return;
@@ -145,10 +148,16 @@ export class ProjectPage {
     }
   }
 
-  async #loadTree(projectId) {
+  async #showSnapshotTree(snapshotId) {
+    if (!this.#project) return;
+    await this.#loadTree(this.#project.projectId, snapshotId);
+    this.#q("tree").closest("section").scrollIntoView({ block: "nearest" });
+  }
+
+  async #loadTree(projectId, snapshotId = null) {
     const info = this.#q("tree-snapshot");
     try {
-      const answer = await this.#tree.load(projectId);
+      const answer = await this.#tree.load(projectId, snapshotId);
       if (this.projectId !== projectId) return;
       const s = answer.snapshot;
       info.textContent = `Snapshot of ${dateTime(s.finishedAt ?? s.startedAt)} · ${count(s.fileCount ?? 0)} files · ${s.totalSize ?? "0 B"}`;
