@@ -165,8 +165,7 @@ def test_diff_view_counts_markers_and_load_more(
     (folder / "grow.bin").write_bytes(b"g" * 5000)
     (folder / "swap").unlink()
     make_tree(folder / "swap", {"inner.txt": "i" * 20})
-    # (names without a frame number: frames would be folded into one sequence change)
-    make_tree(folder / "renders", {"d0000": {f"r{i:06d}_take.bin": b"x" for i in range(210)}})
+    make_flat_tree(folder / "renders", 210, per_dir=1000, size=1)
     second = take_snapshot(agent, pid)
     assert second["state"] == "completed"
     api = httpx.get(

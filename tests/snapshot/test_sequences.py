@@ -37,6 +37,14 @@ def test_several_sequences_and_plain_files_in_one_folder() -> None:
     assert sorted(rest) == ["notes.txt", "plate.0001.dpx", "v2.mov"]
 
 
+def test_numbered_clips_and_documents_stay_files() -> None:
+    names = ["C0001.MP4", "C0002.MP4", "A001_C003.mov", "A001_C004.mov", "edit_v1.prproj",
+             "edit_v2.prproj", "mix.01.wav", "mix.02.wav"]
+    assert find_sequences(names) == ([], names)
+    (seq,), _ = find_sequences(["plate.0001.DPX", "plate.0002.DPX"])
+    assert seq.name == "plate.####.DPX"
+
+
 def test_padding_widths_are_separate_sequences() -> None:
     names = [*frames("a.", range(1, 4), 4), *frames("a.", range(1, 4), 6), *frames("b_", range(98,
                                                                                           103), 3)]

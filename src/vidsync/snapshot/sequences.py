@@ -15,6 +15,20 @@ from fileseq.filesequence import FileSequence
 
 Entry = dict[str, Any]
 
+# Only frame formats make sequences: camera clips (C0001.MP4, C0002.MP4) and
+# numbered edits stay separate files, each one a whole piece of footage.
+FRAME_EXTENSIONS = frozenset({
+    "exr", "dpx", "cin", "tif", "tiff", "png", "jpg", "jpeg", "tga", "bmp", "hdr", "psd",
+    "sgi", "rgb", "rla", "iff", "pic", "ari", "dng", "jp2", "j2c", "webp", "vdb", "bgeo",
+    "sc", "ass", "usd", "usda", "usdc", "abc", "obj", "ptc", "rs", "ifd",
+})
+
+
+def is_frame_file(name: str) -> bool:
+    """A name with a frame format's extension and a digit in it."""
+    stem, dot, ext = name.rpartition(".")
+    return bool(dot) and ext.lower() in FRAME_EXTENSIONS and any(c.isdigit() for c in stem)
+
 
 @dataclass
 class Sequence:
@@ -66,7 +80,7 @@ def find_sequences(names: Iterable[str]) -> tuple[list[Sequence], list[str]]:
     """
     pending = dict.fromkeys(names)
     found: list[Sequence] = []
-    candidates = [n for n in pending if any(c.isdigit() for c in n)]
+    candidates = [n for n in pending if is_frame_file(n)]
     if len(candidates) < 2:
         return [], list(pending)
     for seq in FileSequence.findSequencesInList(candidates):
