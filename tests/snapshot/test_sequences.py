@@ -77,13 +77,13 @@ def test_tree_shows_a_sequence_as_one_expandable_node() -> None:
                entry("shots/sh010/notes.txt", 3), entry("shots/sh010/single.0001.exr", 4)]
     (shots,) = tree(iter(entries), sequences=True)
     (sh010,) = shots["children"]
-    assert (sh010["fileCount"], sh010["totalSize"]) == (11, 97)
+    assert (sh010["fileCount"], sh010["totalBytes"]) == (11, 97)
     names = [n["name"] for n in sh010["children"]]
     assert names == ["notes.txt", "sh010.####.exr", "single.0001.exr"]
     seq = sh010["children"][1]
     assert seq["type"] == "sequence" and seq["path"] == "shots/sh010/sh010.####.exr"
     assert (seq["frames"], seq["missing"], seq["missingCount"]) == ("1001-1010", "1005", 1)
-    assert (seq["fileCount"], seq["totalSize"]) == (9, 90)
+    assert (seq["fileCount"], seq["totalBytes"]) == (9, 90)
     assert [c["path"] for c in seq["children"]] == [e["path"] for e in shot]
     # one level below a folder, and without sequences: plain files as before
     level = tree(iter(entries), root="shots/sh010", depth=1, sequences=True)

@@ -131,7 +131,7 @@ def _line(change: Change) -> str:
     mark = _MARKS.get(change["change"], "?")
     if change["change"] == "moved":
         line = f"{mark}    {change.get('from')}{slash} -> {change['path']}{slash}"
-        if "fileCount" in change:
+        if change.get("fileCount") is not None:
             line += f"  ({_plural(int(change['fileCount']), 'file')}, " \
                     f"{human_size(int(change.get('totalBytes', 0)))})"
         return line

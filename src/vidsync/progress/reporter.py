@@ -9,6 +9,7 @@ seconds (and at every step change) and hands them to a sink, usually
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import STEP_NAMES, ProgressEvent, Step
@@ -82,6 +83,8 @@ class SnapshotReporter:
         self.total_bytes: int | None = None
         self._last_emit = float("-inf")
         self._finished = False
+        self.queued = False
+        self.retry: dict[str, Any] | None = None
 
     # -- StepProgress --------------------------------------------------------
 
@@ -104,12 +107,23 @@ class SnapshotReporter:
 
     # -- pipeline ------------------------------------------------------------
 
-    def start_step(self, step_number: int, message: str, total: float | None = None) -> None:
+    def start_step(
+        self, step_number: int, message: str, total: float | None = None, *, queued: bool = False
+    ) -> None:
+        self.queued = queued
+        self.retry = None
         self.step_number = step_number
         self.message = message
         self.done = 0.0
         self.total = total
         self._rate.reset(0.0)
+        self._emit(force=True)
+
+    def set_retry(self, retry: dict[str, Any] | None, message: str) -> None:
+        """A retry in progress ({"attempt", "maxAttempts", "delaySeconds"}; None once it
+        goes on), as a fact for clients and as the message for people."""
+        self.retry = retry
+        self.message = message
         self._emit(force=True)
 
     def set_counts(self, file_count: int | None, total_bytes: int | None) -> None:
@@ -167,6 +181,8 @@ class SnapshotReporter:
                 step_total=self.total,
                 rate=round(rate, 1) if rate is not None else None,
                 eta_seconds=self._eta(rate),
+                queued=self.queued,
+                retry=self.retry,
             )
         )
 

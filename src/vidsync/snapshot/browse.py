@@ -45,7 +45,7 @@ def tree(
 ) -> list[Entry]:
     """Nest DFS-ordered entries into ``children`` lists below ``root`` ("" = top).
 
-    Folders get ``totalSize`` and ``fileCount`` of everything below them, even
+    Folders get ``totalBytes`` and ``fileCount`` of everything below them, even
     beyond ``depth`` (so a collapsed folder still shows its size). With
     ``sequences``, frame files become one sequence node per sequence, folder by
     folder as each one closes.
@@ -62,7 +62,7 @@ def tree(
         if sequences and done["children"]:
             done["children"] = group_files(done["children"], str(done["path"]))
         if stack:
-            stack[-1][1]["totalSize"] += done["totalSize"]
+            stack[-1][1]["totalBytes"] += done["totalBytes"]
             stack[-1][1]["fileCount"] += done["fileCount"]
 
     for entry in entries:
@@ -73,14 +73,14 @@ def tree(
             close_folder()
         level = path.count("/") - base_depth
         if stack and not entry.get("isDirectory"):
-            stack[-1][1]["totalSize"] += int(entry.get("size") or 0)
+            stack[-1][1]["totalBytes"] += int(entry.get("size") or 0)
             stack[-1][1]["fileCount"] += 1
         if depth is not None and level >= depth:
             continue
         node = dict(entry)
         if entry.get("isDirectory"):
             node["children"] = []
-            node["totalSize"] = 0
+            node["totalBytes"] = 0
             node["fileCount"] = 0
         (stack[-1][1]["children"] if stack else top).append(node)
         if entry.get("isDirectory"):

@@ -36,6 +36,10 @@ class SnapshotConflict(Exception):
         self.snapshot_id = snapshot_id
 
 
+def _waiting(project: Project) -> str:
+    return WAITING_MESSAGES.get(project.source.value, "Waiting...")
+
+
 def new_snapshot_id(clock: Clock) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock.time()))
     return f"snap-{stamp}-{secrets.token_hex(4)}"
@@ -87,7 +91,7 @@ class Jobs:
         self.launch(project.id)
         return snapshot_id
 
-    def reserve(self, project: Project, message: str | None = None) -> str:
+    def reserve(self, project: Project, message: str | None = None, *, queued: bool = False) -> str:
         """Create the snapshot (record, id, first event) without running it yet.
 
         The project counts as busy from now on. ``launch`` runs it; ``cancel``
@@ -113,8 +117,7 @@ class Jobs:
             )
             # The first event goes out before this returns, so a poll right after
             # the start call already sees the snapshot.
-            waiting = WAITING_MESSAGES.get(project.source.value, "Waiting...")
-            reporter.start_step(1, message or waiting)
+            reporter.start_step(1, message or _waiting(project), queued=queued)
         return snapshot_id
 
     def launch(self, project_id: str) -> bool:
@@ -141,6 +144,8 @@ class Jobs:
         done: threading.Event,
     ) -> None:
         try:
+            if reporter.queued:  # its slot came: it is no longer waiting for one
+                reporter.start_step(1, _waiting(project))
             try:
                 source = self._source_for(project)
             except Exception as exc:  # a source that cannot even be built fails the snapshot

@@ -102,7 +102,7 @@ def group_files(nodes: list[Entry], folder: str) -> list[Entry]:
     """Replace the frame files among one folder's tree ``nodes`` by sequence nodes.
 
     A sequence node is ``{"type": "sequence", "name", "path", "frames", "missing",
-    "fileCount", "totalSize", "modTime", "children"}``: its children are the frame
+    "fileCount", "totalBytes", "modTime", "children"}``: its children are the frame
     entries, so a client can expand it without another request.
     """
     files = {
@@ -129,13 +129,14 @@ def sequence_node(seq: Sequence, folder: str, members: list[Entry]) -> Entry:
         "name": seq.name,
         "path": f"{folder}/{seq.name}" if folder else seq.name,
         "isDirectory": False,
+        "size": sum(int(m.get("size") or 0) for m in members),
         "frames": seq.frame_range,
         "firstFrame": seq.frames[0],
         "lastFrame": seq.frames[-1],
         "missing": compact_range(missing),
         "missingCount": len(missing),
         "fileCount": len(members),
-        "totalSize": sum(int(m.get("size") or 0) for m in members),
+        "totalBytes": sum(int(m.get("size") or 0) for m in members),
         "modTime": max(str(m.get("modTime") or "") for m in members),
         "children": members,
     }

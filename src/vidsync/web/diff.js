@@ -171,7 +171,7 @@ export class DiffView {
     if (change === "sequence") [shownPath, detail] = this.#sequence(c);
     else if (change === "moved") {
       shownPath = `${c.from} → ${path}`;
-      detail = c.fileCount !== undefined ? `folder · ${plural(c.fileCount, "file")} · ${size(c.totalBytes ?? 0)}` : size(after.size ?? 0);
+      detail = c.fileCount != null ? `folder · ${plural(c.fileCount, "file")} · ${size(c.totalBytes ?? 0)}` : size(after.size ?? 0);
     } else if (change === "added") detail = after.isDirectory ? "folder" : size(after.size ?? 0);
     else if (change === "removed") detail = before.isDirectory ? "folder" : size(before.size ?? 0);
     else if (change === "typeChanged") detail = `${kindOf(before)} → ${kindOf(after)}`;

@@ -86,7 +86,7 @@ export class FileTree {
         )
       : el("span", { class: "tree-toggle tree-leaf" }, name);
     const sizeCell = expandable
-      ? el("span", { class: "tree-size", dataset: { part: "size" } }, size(node.totalSize ?? 0),
+      ? el("span", { class: "tree-size", dataset: { part: "size" } }, size(node.totalBytes ?? 0),
           el("span", { class: "tree-files", text: ` · ${sequence ? frames(node.fileCount ?? 0) : files(node.fileCount ?? 0)}` }))
       : el("span", { class: "tree-size", dataset: { part: "size" }, text: size(node.size ?? 0) });
     const rowEl = el(
