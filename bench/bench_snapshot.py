@@ -1,12 +1,15 @@
 """Benchmark: `vidsync snapshot` (local store) against `find -printf` on the same tree.
 
-    .venv/bin/python bench/bench_snapshot.py [--files 100000] [--big 1000000] [--keep DIR]
+    .venv/bin/python bench/bench_snapshot.py [--files 100000] [--big 1000000] [--runs 5]
+        [--entries 5000000] [--keep DIR]
 
-Prints, from one run each: the wall time of `vidsync snapshot TREE` divided by
-that of `find TREE -printf '%s %T@ %p\\n'` on a 100,000-file tree (target <= 1.5),
-and the peak memory (max RSS) of the snapshot at 100k and at 1M files (target:
-no growth with the file count). Both commands run once first to warm the
-page cache, so both are measured on a warm tree.
+Prints the median of ``--runs`` paired runs (snapshot, find, snapshot, find...;
+the ratio is taken pair by pair, so a machine whose speed drifts still gives a
+fair ratio) of `vidsync snapshot TREE` against `find TREE -printf '%s %T@ %p\\n'`
+on a warm ``--files`` tree (target <= 1.0), wall and CPU time, and the same on
+the ``--big`` tree. Then, with ``--entries N``, the peak memory (max RSS) of
+encoding and compressing a manifest of N generated entries in one process, the
+steps 3-4 of a snapshot without the disk walk (target <= 64 MiB at 5M).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,8 +44,8 @@ def build_tree(root: Path, files: int, per_dir: int = 1000, size: int = 0) -> Pa
     return root
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run of ``cmd``, output discarded."""
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds of one run of ``cmd``."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -50,38 +54,76 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     if proc.returncode != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {err}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+
+
+def paired(snap: list[str], find: list[str], env: dict[str, str], runs: int, label: str) -> int:
+    """Print medians of ``runs`` paired runs; returns the snapshot's peak RSS (KiB)."""
+    run(find)
+    run(snap, env)  # warm-up: page cache, .pyc files
+    walls, cpus, rss = [], [], 0
+    snaps, finds = [], []
+    for _ in range(runs):
+        t_snap, peak, c_snap = run(snap, env)
+        t_find, _, c_find = run(find)
+        snaps.append(t_snap)
+        finds.append(t_find)
+        walls.append(t_snap / t_find)
+        cpus.append(c_snap / c_find)
+        rss = max(rss, peak)
+    med = statistics.median
+    print(f"tree: {label}, median of {runs} paired runs")
+    print(f"  find -printf      {med(finds):7.3f} s")
+    print(f"  vidsync snapshot  {med(snaps):7.3f} s   peak {rss / 1024:.1f} MiB")
+    print(f"  ratio snapshot/find: wall {med(walls):.2f} (target <= 1.0), cpu {med(cpus):.2f}")
+    return rss
+
+
+def encode_only(n: int, work: Path) -> None:
+    """Steps 3-4 on ``n`` generated entries (run in a child: its max RSS is the figure)."""
+    from vidsync.models import ManifestEntry
+    from vidsync.snapshot.manifest import EntrySpool, ManifestHeader, write_manifest
+
+    spool = EntrySpool(work / "spool.jsonl")
+    t = 1_700_000_000_000_000_000
+    for i in range(n):
+        folder, name = divmod(i, 1000)
+        if name == 0:
+            spool.add(ManifestEntry(f"shots/sh{folder:05d}", 0, True, t))
+        spool.add(ManifestEntry(f"shots/sh{folder:05d}/sh{folder:05d}_comp.{1001 + name}.exr",
+                                12_000_000 + i % 977, False, t + i))
+    header = ManifestHeader("p", "s", 0.0, spool.file_count, spool.directory_count,
+                            spool.total_bytes, 0)
+    write_manifest(spool, header, work / "m.json.gz", lambda n: None, lambda: None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--big", type=int, default=1_000_000, help="0 to skip")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--entries", type=int, default=5_000_000, help="0 to skip")
     parser.add_argument("--keep", help="build trees here and keep them between runs")
+    parser.add_argument("--encode-only", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.encode_only is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            encode_only(args.encode_only, Path(tmp))
+        return
 
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vidsync-bench-"))
     try:
-        tree = build_tree(base / f"tree-{args.files}", args.files, size=100)
         env = {**os.environ, "VIDSYNC_DATA_DIR": str(base / "data")}
-        snap = [*VIDSYNC, "snapshot", str(tree), "--json"]
-        find = ["find", str(tree), "-printf", r"%s %T@ %p\n"]
-        run(find)
-        run(snap, env)  # warm-up: page cache, .pyc files
-        t_find, _ = run(find)
-        t_snap, rss_small = run(snap, env)
-        print(f"tree: {args.files:,} files")
-        print(f"find -printf      {t_find:7.3f} s")
-        print(f"vidsync snapshot  {t_snap:7.3f} s")
-        print(f"ratio snapshot/find = {t_snap / t_find:.2f}  (target <= 1.5)")
-        print(f"peak memory at {args.files:,} files: {rss_small / 1024:.1f} MiB")
-        if args.big:
-            big = build_tree(base / f"tree-{args.big}", args.big, size=0)
-            run([*snap[:-2], str(big), "--json"], env)
-            t_big, rss_big = run([*snap[:-2], str(big), "--json"], env)
-            print(f"peak memory at {args.big:,} files: {rss_big / 1024:.1f} MiB "
-                  f"({t_big:.1f} s)")
-            print(f"memory ratio big/small = {rss_big / rss_small:.2f}  (target ~1.0)")
+        sizes = [(args.files, 100)] + ([(args.big, 0)] if args.big else [])
+        for files, size in sizes:
+            tree = build_tree(base / f"tree-{files}", files, size=size)
+            snap = [*VIDSYNC, "snapshot", str(tree), "--json"]
+            find = ["find", str(tree), "-printf", r"%s %T@ %p\n"]
+            paired(snap, find, env, args.runs, f"{files:,} files")
+        if args.entries:
+            _, rss, _ = run([sys.executable, __file__, "--encode-only", str(args.entries)])
+            print(f"peak memory, steps 3-4 on {args.entries:,} entries: {rss / 1024:.1f} MiB "
+                  "(target <= 64)")
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -188,11 +188,21 @@ class SnapshotPage(Wire):
 
 
 class TreeNode(EntryBody):
-    """An entry of the tree; folders carry the totals of everything below them."""
+    """An entry of the tree; folders carry the totals of everything below them.
+
+    An image sequence is one node (``type`` "sequence") whose children are its
+    frame entries; ``size`` and ``totalBytes`` are then the sum of its frames.
+    """
 
     children: list[TreeNode] | None = None
     total_bytes: int | None = Field(default=None, description="Folders: bytes below")
     file_count: int | None = Field(default=None, description="Folders: files below")
+    type: Literal["sequence"] | None = Field(default=None, description="Set on a sequence")
+    frames: str | None = Field(default=None, description="Sequence: first-last frame")
+    first_frame: int | None = None
+    last_frame: int | None = None
+    missing: str | None = Field(default=None, description="Sequence: absent frames, 1201-1203")
+    missing_count: int | None = None
 
 
 class Tree(Wire):
@@ -202,10 +212,24 @@ class Tree(Wire):
 
 
 class Change(Wire):
-    change: Literal["added", "removed", "modified", "typeChanged"]
+    """One change; ``moved`` and ``sequence`` changes carry the fields below."""
+
+    change: Literal["added", "removed", "modified", "typeChanged", "moved", "sequence"]
     path: str
     before: EntryBody | None
     after: EntryBody | None
+    from_: str | None = Field(default=None, alias="from", description="Moved: where it was")
+    file_count: int | None = Field(default=None, description="Moved folder: files in it")
+    total_bytes: int | None = Field(default=None, description="Moved folder: bytes in it")
+    entry_count: int | None = Field(default=None, description="Moved folder: entries in it")
+    action: Literal["added", "removed", "modified", "moved"] | None = Field(
+        default=None, description="Sequence: what happened to its frames"
+    )
+    name: str | None = Field(default=None, description="Sequence: sh010.####.exr")
+    frames: str | None = Field(default=None, description="Sequence: the frames, 2401-2448")
+    from_frames: str | None = Field(default=None, description="Moved sequence: old frames")
+    frame_count: int | None = None
+    bytes: int | None = Field(default=None, description="Sequence: bytes (modified: delta)")
 
 
 class DiffCounts(Wire):
@@ -213,6 +237,7 @@ class DiffCounts(Wire):
     removed: int
     modified: int
     type_changed: int
+    moved: int = Field(default=0, description="Entries moved or renamed")
 
 
 class DiffBytes(Wire):

@@ -130,7 +130,8 @@ def test_projects_history_and_diff_output(
     assert "1 added, 1 removed, 1 modified, 1 changed type" in lines[-2]
     assert main(["diff", pid, str(a.snapshot_id), b_id, "--json", *url]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["counts"] == {"added": 1, "removed": 1, "modified": 1, "typeChanged": 1}
+    assert data["counts"] == {"added": 1, "removed": 1, "modified": 1, "typeChanged": 1,
+                              "moved": 0}
     assert len(data["changes"]) == 4 and data["nextOffset"] is None
 
     assert main(["diff", pid, "snap-nope", b_id, *url]) == 2

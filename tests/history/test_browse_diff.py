@@ -67,7 +67,7 @@ def test_diff_finds_added_removed_resized_touched_and_type_changed(
         ("removed", "old_dir/inner.txt"),
         ("added", "new.mov"),
     }
-    assert d["counts"] == {"added": 2, "removed": 3, "modified": 2, "typeChanged": 1}
+    assert d["counts"] == {"added": 2, "removed": 3, "modified": 2, "typeChanged": 1, "moved": 0}
     assert d["bytes"] == {"added": 43, "removed": 57, "modifiedDelta": 60 - 30,
                           "totalDelta": 43 - 57 + 30}
     assert d["total"] == 8 and d["nextOffset"] is None

@@ -104,6 +104,7 @@ def files_tree(
     ] = "",
     depth: Annotated[int | None, Query(ge=1, le=1000, description="levels to include")] = None,
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
+    sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
     record = agent.snapshot(project, snapshotId) if snapshotId else agent.latest_completed(project)
@@ -111,7 +112,7 @@ def files_tree(
     try:
         _, entries = open_entries(agent.store, url)
         try:
-            nodes = tree(entries, path, depth)
+            nodes = tree(entries, path, depth, sequences)
         finally:
             entries.close()  # type: ignore[attr-defined]
     except StorageError as exc:
@@ -126,7 +127,9 @@ def files_tree(
     responses=MANIFEST_ERRORS,
 )
 def diff(
-    projectId: str, a: str, b: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000
+    projectId: str, a: str, b: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000,
+    moves: Annotated[bool, Query(description="report moves and renames as one change")] = True,
+    sequences: Annotated[bool, Query(description="fold frame changes per sequence")] = True,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
     old, new = agent.snapshot(project, a), agent.snapshot(project, b)
@@ -136,7 +139,7 @@ def diff(
         try:
             _, new_entries = open_entries(agent.store, new_url)
             try:
-                result = diff_entries(old_entries, new_entries)
+                result = diff_entries(old_entries, new_entries, moves=moves, sequences=sequences)
             finally:
                 new_entries.close()  # type: ignore[attr-defined]
         finally:

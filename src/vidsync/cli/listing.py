@@ -15,7 +15,7 @@ from vidsync.client.types import Change
 from vidsync.models import human_size
 
 _STATE_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "blue"}
-_MARKS = {"added": "+", "removed": "-", "modified": "M", "typeChanged": "T"}
+_MARKS = {"added": "+", "removed": "-", "modified": "M", "typeChanged": "T", "moved": "R"}
 
 
 def _console() -> Console:
@@ -103,10 +103,39 @@ async def history(url: str, project: str, *, limit: int, as_json: bool) -> int:
     return 0
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _sequence_line(change: Change) -> str:
+    action, n = change.get("action", ""), int(change.get("frameCount", 0))
+    frames = change.get("frames", "")
+    mark = _MARKS.get(action, "?")
+    if action == "added":
+        what = f"+{_plural(n, 'frame')} {frames}"
+    elif action == "removed":
+        what = f"-{_plural(n, 'frame')} {frames}"
+    elif action == "modified":
+        what = f"{_plural(n, 'frame')} modified {frames}"
+    else:
+        return (f"{mark}    {change.get('from')} {change.get('fromFrames')} -> "
+                f"{change['path']} {frames}  ({_plural(n, 'frame')})")
+    return f"{mark}    {change['path']}  {what}"
+
+
 def _line(change: Change) -> str:
+    if change["change"] == "sequence":
+        return _sequence_line(change)
     entry = change["after"] or change["before"]
     slash = "/" if entry is not None and entry["isDirectory"] else ""
-    return f"{_MARKS.get(change['change'], '?')}    {change['path']}{slash}"
+    mark = _MARKS.get(change["change"], "?")
+    if change["change"] == "moved":
+        line = f"{mark}    {change.get('from')}{slash} -> {change['path']}{slash}"
+        if change.get("fileCount") is not None:
+            line += f"  ({_plural(int(change['fileCount']), 'file')}, " \
+                    f"{human_size(int(change.get('totalBytes', 0)))})"
+        return line
+    return f"{mark}    {change['path']}{slash}"
 
 
 def _signed(n: int) -> str:
@@ -137,7 +166,8 @@ async def diff(url: str, project: str, a: str, b: str, *, as_json: bool) -> int:
     counts, size = first["counts"], first["bytes"]
     sys.stdout.write(
         f"\nFiles: {counts['added']} added, {counts['removed']} removed, "
-        f"{counts['modified']} modified, {counts['typeChanged']} changed type\n"
+        f"{counts['modified']} modified, {counts['typeChanged']} changed type, "
+        f"{counts.get('moved', 0)} moved\n"
         f"Bytes: {_signed(size['added'])} added, {_signed(-size['removed'])} removed, "
         f"{_signed(size['modifiedDelta'])} in modified files, {_signed(size['totalDelta'])} total\n"
     )

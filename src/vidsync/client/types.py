@@ -98,11 +98,29 @@ class SnapshotPage(TypedDict):
     nextOffset: int | None
 
 
-class Change(TypedDict):
-    change: str  # added | removed | modified | typeChanged
-    path: str
-    before: Entry | None
-    after: Entry | None
+# Functional form because "from" is a Python keyword.
+Change = TypedDict(
+    "Change",
+    {
+        "change": str,  # added | removed | modified | typeChanged | moved | sequence
+        "path": str,
+        "before": Entry | None,
+        "after": Entry | None,
+        # moved / moved sequence: where it was
+        "from": NotRequired[str],
+        # a moved folder
+        "fileCount": NotRequired[int],
+        "totalBytes": NotRequired[int],
+        "entryCount": NotRequired[int],
+        # sequence: action is added | removed | modified | moved
+        "action": NotRequired[str],
+        "name": NotRequired[str],
+        "frames": NotRequired[str],
+        "fromFrames": NotRequired[str],
+        "frameCount": NotRequired[int],
+        "bytes": NotRequired[int],
+    },
+)
 
 
 class DiffCounts(TypedDict):
@@ -110,6 +128,7 @@ class DiffCounts(TypedDict):
     removed: int
     modified: int
     typeChanged: int
+    moved: NotRequired[int]  # entries moved (agents before moves detection: absent)
 
 
 class DiffBytes(TypedDict):

@@ -7,6 +7,7 @@ from itertools import islice
 from typing import Any
 
 from vidsync.snapshot.manifest import read_manifest_raw
+from vidsync.snapshot.sequences import group_files
 from vidsync.storage.base import StorageError, Store
 
 Entry = dict[str, Any]
@@ -39,11 +40,15 @@ def page(store: Store, url: str, offset: int, limit: int) -> tuple[dict[str, Any
         entries.close()  # type: ignore[attr-defined]
 
 
-def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> list[Entry]:
+def tree(
+    entries: Iterator[Entry], root: str = "", depth: int | None = None, sequences: bool = False
+) -> list[Entry]:
     """Nest DFS-ordered entries into ``children`` lists below ``root`` ("" = top).
 
     Folders get ``totalBytes`` and ``fileCount`` of everything below them, even
-    beyond ``depth`` (so a collapsed folder still shows its size).
+    beyond ``depth`` (so a collapsed folder still shows its size). With
+    ``sequences``, frame files become one sequence node per sequence, folder by
+    folder as each one closes.
     """
     prefix = root.strip("/") + "/" if root.strip("/") else ""
     base_depth = prefix.count("/")
@@ -54,6 +59,8 @@ def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> 
         # Totals go to the innermost open folder only, and up one level when it
         # closes: O(entries), not O(entries x depth).
         _, done = stack.pop()
+        if sequences and done["children"]:
+            done["children"] = group_files(done["children"], str(done["path"]))
         if stack:
             stack[-1][1]["totalBytes"] += done["totalBytes"]
             stack[-1][1]["fileCount"] += done["fileCount"]
@@ -80,4 +87,4 @@ def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> 
             stack.append((path + "/", node))
     while stack:
         close_folder()
-    return top
+    return group_files(top, prefix.rstrip("/")) if sequences else top

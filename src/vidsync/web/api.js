@@ -48,8 +48,12 @@ const project = (id) => `/api/v1/projects/${encodeURIComponent(id)}`;
 export const getProject = (id) => request("GET", project(id));
 export const listSnapshots = (id) =>
   request("GET", `${project(id)}/snapshots`).then((d) => d.snapshots);
-export const filesTree = (id, path = "") =>
-  request("GET", `${project(id)}/files-tree?path=${encodeURIComponent(path)}&depth=1`);
+export const filesTree = (id, path = "", snapshotId = null) =>
+  request(
+    "GET",
+    `${project(id)}/files-tree?path=${encodeURIComponent(path)}&depth=1` +
+      (snapshotId ? `&snapshotId=${encodeURIComponent(snapshotId)}` : ""),
+  );
 export const diffSnapshots = (id, a, b, offset = 0, limit = 200) =>
   request(
     "GET",

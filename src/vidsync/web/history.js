@@ -17,12 +17,14 @@ export class HistoryView {
   #compareButton;
   #records = [];
   #onCompare;
+  #onFiles;
 
   /**
    * @param {{body: HTMLElement, empty: HTMLElement, from: HTMLSelectElement, to: HTMLSelectElement, compare: HTMLButtonElement}} elements
-   * @param {{onCompare: (older: object, newer: object) => void}} deps
+   * @param {{onCompare: (older: object, newer: object) => void, onFiles?: (record: object) => void}} deps
    */
-  constructor({ body, empty, from, to, compare }, { onCompare }) {
+  constructor({ body, empty, from, to, compare }, { onCompare, onFiles = () => {} }) {
+    this.#onFiles = onFiles;
     this.#body = body;
     this.#empty = empty;
     this.#from = from;
@@ -30,6 +32,12 @@ export class HistoryView {
     this.#compareButton = compare;
     this.#onCompare = onCompare;
     body.addEventListener("click", (e) => {
+      const files = e.target.closest("button[data-action=show-files]");
+      if (files) {
+        const record = this.#find(files.closest("tr").dataset.snapshotId);
+        if (record) this.#onFiles(record);
+        return;
+      }
       const button = e.target.closest("button[data-action=compare-previous]");
       if (!button) return;
       const index = this.#records.findIndex((r) => r.snapshotId === button.closest("tr").dataset.snapshotId);
@@ -138,6 +146,16 @@ export class HistoryView {
           text: "Compare",
         })
       : null;
+    // A completed snapshot links to its own file tree.
+    const files = state === "completed"
+      ? el("button", {
+          type: "button",
+          class: "btn btn-small btn-ghost",
+          dataset: { action: "show-files" },
+          "aria-label": `Show the files of the snapshot of ${stamp(record.startedAt)}`,
+          text: "Files",
+        })
+      : null;
     return el(
       "tr",
       { dataset: { snapshotId: record.snapshotId, state } },
@@ -146,7 +164,7 @@ export class HistoryView {
       el("td", { class: "num", dataset: { col: "files" }, text: known(record.fileCount, count) }),
       el("td", { class: "num", dataset: { col: "size" }, text: record.totalSize ?? "—" }),
       el("td", { class: "num", dataset: { col: "duration" }, text: known(record.durationSeconds, took) }),
-      el("td", { class: "actions" }, action),
+      el("td", { class: "actions" }, files, action),
     );
   }
 }

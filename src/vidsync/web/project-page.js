@@ -30,6 +30,7 @@ export class ProjectPage {
     this.#hub = hub;
     this.#q = (part) => root.querySelector(`[data-part="${part}"]`);
     this.#tree = new FileTree(this.#q("tree"));
+    this.#q("tree-filter").addEventListener("input", (e) => this.#tree.filter(e.target.value));
     this.#diff = new DiffView(this.#q("diff"), { onClose: () => this.#history.mark() });
     this.#history = new HistoryView(
       {
@@ -39,7 +40,10 @@ export class ProjectPage {
         to: this.#q("compare-to"),
         compare: this.#q("compare-button"),
       },
-      { onCompare: (older, newer) => this.#diff.show(this.#project.projectId, older, newer) },
+      {
+        onCompare: (older, newer) => this.#diff.show(this.#project.projectId, older, newer),
+        onFiles: (record) => this.#showSnapshotTree(record.snapshotId),
+      },
     );
     this.#q("snapshot").addEventListener("click", (e) => {
       if (!this.#project) return;
@@ -144,16 +148,23 @@ export class ProjectPage {
     }
   }
 
-  async #loadTree(projectId) {
+  async #showSnapshotTree(snapshotId) {
+    if (!this.#project) return;
+    await this.#loadTree(this.#project.projectId, snapshotId);
+    this.#q("tree").closest("section").scrollIntoView({ block: "nearest" });
+  }
+
+  async #loadTree(projectId, snapshotId = null) {
     const info = this.#q("tree-snapshot");
     try {
-      const answer = await this.#tree.load(projectId);
+      const answer = await this.#tree.load(projectId, snapshotId);
       if (this.projectId !== projectId) return;
       const s = answer.snapshot;
       info.textContent = `Snapshot of ${dateTime(s.finishedAt ?? s.startedAt)} · ${count(s.fileCount ?? 0)} files · ${s.totalSize ?? "0 B"}`;
       info.dataset.snapshotId = s.snapshotId;
       this.#q("tree-empty").hidden = true;
       this.#q("tree-head").hidden = false;
+      this.#q("tree-filter-box").hidden = false;
     } catch (err) {
       if (this.projectId === projectId) this.#noTree(err);
     }
@@ -167,6 +178,7 @@ export class ProjectPage {
     info.textContent = "";
     delete info.dataset.snapshotId;
     this.#q("tree-head").hidden = true;
+    this.#q("tree-filter-box").hidden = true;
     const empty = this.#q("tree-empty");
     empty.replaceChildren(
       el("p", {}, el("strong", { text: missing ? "No completed snapshot yet." : "Cannot show the files." })),
