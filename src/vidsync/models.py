@@ -40,10 +40,10 @@ STEP_NAMES: dict[int, Step] = {
 
 
 def human_size(n: int) -> str:
-    """Binary units with the short labels users know: 2576980378 -> '2.4 GB'."""
+    """1024-based units, labelled as such: 2576980378 -> '2.4 GiB'."""
     value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
@@ -79,6 +79,8 @@ class ProgressEvent:
     rate: float | None = None
     eta_seconds: float | None = None
     resync: bool = False
+    # A batch snapshot reserved but waiting for a free slot (not parsed from the message).
+    queued: bool = False
     # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
     global_id: int = 0
     # The compact JSON text, made once however many subscribers send it. Not an
@@ -110,6 +112,7 @@ class ProgressEvent:
             "stepTotal": self.step_total,
             "rate": self.rate,
             "etaSeconds": self.eta_seconds,
+            "queued": self.queued,
         }
         if self.snapshot_url is not None:
             data["snapshotUrl"] = self.snapshot_url
@@ -145,6 +148,7 @@ class ProgressEvent:
             rate=data.get("rate"),
             eta_seconds=data.get("etaSeconds"),
             resync=bool(data.get("resync", False)),
+            queued=bool(data.get("queued", False)),
         )
 
 

@@ -108,7 +108,7 @@ def test_create_project_shows_six_steps_live_and_closes_by_itself(
     snapshot = final["latestSnapshot"]
     assert snapshot["state"] == "completed" and snapshot["fileCount"] == 300
     expect(modal.locator("[data-part=files]")).to_have_text("300")
-    expect(modal.locator("[data-part=size]")).to_have_text("2.9 KB")
+    expect(modal.locator("[data-part=size]")).to_have_text("2.9 KiB")
     expect(modal.locator("[data-part=url]")).to_have_text(snapshot["snapshotUrl"])
     # closed by itself two seconds after success: not before 1.5 s by the page's clock
     closed_at = next(s["t"] for s in log["snaps"] if s["t"] > completed_at and not s["open"])
@@ -141,7 +141,7 @@ def test_success_keeps_url_and_close_button_while_pointed_at(
     expect(modal.locator("[data-part=steps] li[data-status=done]")).to_have_count(6)
     expect(modal.locator("[data-part=step-count]")).to_have_text("Step 6 of 6")
     expect(modal.locator("[data-part=files]")).to_have_text("60")
-    expect(modal.locator("[data-part=size]")).to_have_text("5.9 KB")
+    expect(modal.locator("[data-part=size]")).to_have_text("5.9 KiB")
     assert fill_color(page) == GREEN
     expect(modal.get_by_role("button", name="Cancel snapshot")).to_be_hidden()
     screenshot(page, artifacts, "modal-success.png")

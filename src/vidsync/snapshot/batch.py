@@ -42,7 +42,7 @@ class BatchRunner:
             # Only a snapshot that really waits says "Queued".
             message = None if runs_now else QUEUED_MESSAGE
             try:
-                snapshot_id = self._jobs.reserve(project, message)
+                snapshot_id = self._jobs.reserve(project, message, queued=not runs_now)
             except SnapshotConflict as exc:
                 if runs_now:
                     with self._lock:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import Project, SnapshotRecord, SnapshotState
+from vidsync.progress.expected import expected_for
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.snapshot.pipeline import WAITING_MESSAGES, SnapshotJob, SnapshotResult, run_snapshot
@@ -87,12 +88,14 @@ class Jobs:
         self.launch(project.id)
         return snapshot_id
 
-    def reserve(self, project: Project, message: str | None = None) -> str:
+    def reserve(self, project: Project, message: str | None = None, *, queued: bool = False) -> str:
         """Create the snapshot (record, id, first event) without running it yet.
 
         The project counts as busy from now on. ``launch`` runs it; ``cancel``
         before that ends it as cancelled.
         """
+        # Outside the lock: a read of the last snapshot's events (the honest bar).
+        expected = expected_for(self._log, project.id)
         with self._lock:
             running = self._running.get(project.id)
             if running is not None:
@@ -106,7 +109,8 @@ class Jobs:
             )
             self._log.save_snapshot(record)
             reporter = SnapshotReporter(
-                self._tracker.publish, project.id, snapshot_id, clock=self._clock
+                self._tracker.publish, project.id, snapshot_id, clock=self._clock,
+                expected=expected,
             )
             self._running[project.id] = _Running(
                 project, record, reporter, CancelToken(), threading.Event()
@@ -114,7 +118,7 @@ class Jobs:
             # The first event goes out before this returns, so a poll right after
             # the start call already sees the snapshot.
             waiting = WAITING_MESSAGES.get(project.source.value, "Waiting...")
-            reporter.start_step(1, message or waiting)
+            reporter.start_step(1, message or waiting, queued=queued)
         return snapshot_id
 
     def launch(self, project_id: str) -> bool:
@@ -129,6 +133,7 @@ class Jobs:
                 name=f"snapshot-{project_id}",
                 daemon=True,
             )
+            job.reporter.set_queued(False, WAITING_MESSAGES.get(job.project.source.value))
             job.thread.start()
         return True
 
