@@ -279,8 +279,8 @@ def test_agent_killed_and_restarted_mid_snapshot(
     )
     seen_before = int(modal_event_id(page))
     agent.kill()
-    expect(conn).to_have_attribute("data-conn", "reconnecting")
-    expect(conn).to_contain_text("reconnecting")
+    # lost, then polling from the first failed reconnect while the stream is retried
+    expect(conn).to_have_attribute("data-conn", re.compile("reconnecting|polling"))
     ui_agent_again = ui_agent(data_dir=agent.data_dir, port=agent.port,
                               VIDSYNC_THROTTLE=THROTTLE)
     wait_modal_state(page, "failed")
@@ -306,7 +306,7 @@ def test_agent_killed_and_restarted_mid_snapshot(
     assert resumes[0] is None and len(resumes) >= 2
     assert all(r is not None and r.isdigit() for r in resumes[1:]), resumes
     states = [s["conn"] for s in ui_log(page)["snaps"]]
-    assert "reconnecting" in states and states[-1] == "stable"
+    assert "reconnecting" in states and "polling" in states and states[-1] == "stable"
 
 
 def modal_event_id(page: Page) -> str:
@@ -353,7 +353,8 @@ def test_silent_connection_counts_as_dead(
     assert agent.proc is not None
     os.kill(agent.proc.pid, signal.SIGSTOP)  # connection open, but nothing arrives
     try:
-        expect(status).to_have_attribute("data-conn", "reconnecting", timeout=10_000)
+        expect(status).to_have_attribute("data-conn", re.compile("reconnecting|polling"),
+                                         timeout=10_000)
     finally:
         os.kill(agent.proc.pid, signal.SIGCONT)
     expect(status).to_have_attribute("data-conn", "stable", timeout=20_000)
@@ -408,7 +409,7 @@ def test_two_projects_at_once_with_toasts_and_notifications(
     assert subscribers(agent) == 1  # one multiplexed connection for the whole page
 
 
-def test_progress_client_module_stops_on_terminal_and_backs_off(
+def test_progress_client_module_stops_on_terminal(
     page: Page, ui_agent: UiAgent, tmp_path: Path
 ) -> None:
     """The client module on its own, on a per-project stream: it stops after the
@@ -419,7 +420,7 @@ def test_progress_client_module_stops_on_terminal_and_backs_off(
     open_projects_page(page, agent)
     result = page.evaluate(
         """async ([url]) => {
-          const { ProgressClient, BACKOFF_STEPS } = await import("/ui/progress-client.js");
+          const { ProgressClient } = await import("/ui/progress-client.js");
           const final = (e) => ["completed", "failed", "cancelled"].includes(e.step);
           const run = (lastEventId) => new Promise((resolve) => {
             const client = new ProgressClient({ url, isFinal: final });
@@ -436,8 +437,7 @@ def test_progress_client_module_stops_on_terminal_and_backs_off(
           });
           const first = await run(null);
           const again = await run(first.last);
-          const delays = [0, 1, 2, 3, 4, 5, 6, 9].map((n) => ProgressClient.backoffDelay(n, 1000));
-          return { first, again, delays, steps: [...BACKOFF_STEPS] };
+          return { first, again };
         }""",
         [f"{agent.url}{started['streamUrl']}"],
     )
@@ -445,5 +445,3 @@ def test_progress_client_module_stops_on_terminal_and_backs_off(
     assert result["first"]["states"] == ["connected", "disconnected"]
     assert result["again"] == {"steps": [], "states": ["disconnected"],
                                "last": result["first"]["last"]}
-    assert result["steps"] == [1, 2, 4, 8, 15, 30]
-    assert result["delays"] == [1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000]
