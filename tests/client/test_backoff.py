@@ -145,3 +145,17 @@ async def test_204_ends_at_once_and_404_raises_a_typed_error() -> None:
         with pytest.raises(NotFoundError) as info:
             await ProgressClient(api, "proj-gone").run()
         assert info.value.status == 404 and info.value.detail == "no project proj-gone"
+
+
+def test_schedule_comes_from_the_agent_config_with_the_same_defaults_as_fallback() -> None:
+    served = ClientConfig.from_json({
+        "pollIntervalMs": 500, "heartbeatSeconds": 15.0, "retryMs": 1000,
+        "backoff": {"delaysMs": [500, 1000, 3000], "jitter": 0.1},
+    })
+    assert served.backoff_delays == (0.5, 1.0, 3.0) and served.backoff_jitter == 0.1
+    backoff = Backoff.from_config(served, random=lambda: 1.0)
+    assert backoff.schedule(5) == pytest.approx([0.55, 1.1, 3.3, 3.3, 3.3])
+    # an agent from before the schedule was served: 1, 2, 4, 8, 15, 30 s
+    old = Backoff.from_config(ClientConfig.from_json({"retryMs": 1000}), random=lambda: 0.5)
+    assert old.schedule(7) == [1, 2, 4, 8, 15, 30, 30]
+    assert Backoff.from_config(ClientConfig(), random=lambda: 0.5).schedule(7) == old.schedule(7)
