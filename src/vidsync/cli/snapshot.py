@@ -17,6 +17,7 @@ from vidsync.models import (
     SourceKind,
     new_project_id,
 )
+from vidsync.progress.expected import Expected, expected_for
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
@@ -49,7 +50,8 @@ def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> 
         snapshot_id = new_snapshot_id(clock)
         record = SnapshotRecord(snapshot_id, project.id, SnapshotState.RUNNING, clock.time())
         db.save_snapshot(record)
-        result, last = _run(settings, store, project, snapshot_id, path, json_lines)
+        expected = expected_for(db, project.id)  # last time's counts and step times
+        result, last = _run(settings, store, project, snapshot_id, path, json_lines, expected)
         result.apply_to(record, clock.time())
         db.save_snapshot(record)
     finally:
@@ -64,6 +66,7 @@ def _run(
     snapshot_id: str,
     path: Path,
     json_lines: bool,
+    expected: Expected | None = None,
 ) -> tuple[SnapshotResult, ProgressEvent | None]:
     tracker = ProgressTracker(buffer_size=settings.progress_buffer_size)
     view = JsonLines() if json_lines else ProgressView()
@@ -74,7 +77,7 @@ def _run(
         snapshot_id=snapshot_id,
         source=LocalSource(path),
         store=store,
-        reporter=SnapshotReporter(tracker.publish, project.id, snapshot_id),
+        reporter=SnapshotReporter(tracker.publish, project.id, snapshot_id, expected=expected),
         work_dir=settings.work_dir,
         cancel=cancel,
         waiting_message="Checking project folder...",
