@@ -79,8 +79,10 @@ class ProgressEvent:
     rate: float | None = None
     eta_seconds: float | None = None
     resync: bool = False
-    # A batch snapshot reserved but waiting for a free slot (not parsed from the message).
+    # A batch snapshot reserved but waiting for a free slot.
     queued: bool = False
+    # An upload retry in progress: {"attempt", "maxAttempts", "delaySeconds"}.
+    retry: dict[str, Any] | None = None
     # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
     global_id: int = 0
     # The compact JSON text, made once however many subscribers send it. Not an
@@ -113,6 +115,7 @@ class ProgressEvent:
             "rate": self.rate,
             "etaSeconds": self.eta_seconds,
             "queued": self.queued,
+            "retry": self.retry,
         }
         if self.snapshot_url is not None:
             data["snapshotUrl"] = self.snapshot_url
@@ -149,6 +152,7 @@ class ProgressEvent:
             eta_seconds=data.get("etaSeconds"),
             resync=bool(data.get("resync", False)),
             queued=bool(data.get("queued", False)),
+            retry=data.get("retry"),
         )
 
 

@@ -1,13 +1,28 @@
-"""Configuration from the environment (DESIGN §6), with the defaults of the embedded mode."""
+"""Configuration from the ``VIDSYNC_`` environment variables (DESIGN §6), with the
+defaults of the embedded mode, read and checked by pydantic-settings."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+PREFIX = "VIDSYNC_"
 
 
 class SettingsError(ValueError):
@@ -41,30 +56,81 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Settings:
+# The environment ``Settings.from_env(env)`` reads instead of os.environ.
+_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("vidsync_settings_env", default=None)
+
+
+class _Environment(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _ENV.get()
+        if env is None:
+            return super()._load_env_vars()
+        return parse_env_vars(env, self.case_sensitive, self.env_ignore_empty,
+                              self.env_parse_none_str)
+
+
+def _env(name: str) -> Any:
+    """A field read from ``VIDSYNC_<name>`` whose variable name differs from the field's."""
+    return AliasChoices(PREFIX + name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,  # VIDSYNC_PORT= means the default, as it always did
+        frozen=True,
+        extra="ignore",
+        validate_by_name=True,
+    )
+
     host: str = "127.0.0.1"
-    port: int = 5001
-    data_dir: Path = field(default_factory=default_data_dir)
+    port: int = Field(default=5001, ge=1, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
     storage_url: str | None = None
     s3_endpoint_url: str | None = None
     syncthing_url: str | None = None
-    syncthing_api_key: str | None = None
+    syncthing_api_key: str | None = Field(default=None, repr=False)
     syncthing_managed: bool = False
-    syncthing_scan_timeout: float = 120.0
+    syncthing_scan_timeout: float = Field(default=120.0, gt=0)
     progress_bus: str = "memory"
-    progress_buffer_size: int = 10
-    progress_poll_interval_ms: int = 1000
-    progress_retention: float = 600.0
-    progress_ring_size: int = 1000
-    sse_heartbeat: float = 15.0
-    sse_retry_ms: int = 1000
-    api_key: str | None = None
-    allowed_hosts: tuple[str, ...] = ()
-    batch_concurrency: int = 2
+    progress_buffer_size: int = Field(default=10, ge=1)
+    progress_poll_interval_ms: int = Field(
+        default=1000, ge=50, le=60_000, validation_alias=_env("PROGRESS_POLL_INTERVAL")
+    )
+    progress_retention: float = Field(default=600.0, ge=0)
+    progress_ring_size: int = Field(default=1000, ge=1)
+    sse_heartbeat: float = Field(default=15.0, gt=0)
+    sse_retry_ms: int = Field(default=1000, ge=0)
+    api_key: str | None = Field(default=None, repr=False)
+    # Comma-separated in the environment.
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    batch_concurrency: int = Field(default=2, ge=1)
     # Seconds slept per unit of work (file browsed, chunk written). For tests and
     # demos only: 0 means the pipeline never sleeps.
-    throttle: float = 0.0
+    throttle: float = Field(default=0.0, ge=0)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(h.strip() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _Environment(settings_cls))
 
     @property
     def effective_storage_url(self) -> str:
@@ -79,9 +145,10 @@ class Settings:
         return self.data_dir / "work"
 
     def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+        return self.model_copy(update=changes)
 
     def check(self) -> None:
+        """Rules between settings (each value alone was checked when it was read)."""
         if not is_loopback(self.host) and not self.api_key:
             raise SettingsError(
                 f"VIDSYNC_HOST={self.host} is not a loopback address: set VIDSYNC_API_KEY "
@@ -93,48 +160,58 @@ class Settings:
                 f"VIDSYNC_PROGRESS_BUS={self.progress_bus!r}: only 'memory' is available in "
                 "this version (the Redis bus for several agents is not built yet)"
             )
-        if self.progress_buffer_size < 1:
-            raise SettingsError("VIDSYNC_PROGRESS_BUFFER_SIZE must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        kw: dict[str, Any] = {}
+        """Settings from ``env`` (default: the process environment); SettingsError names
+        the variable at fault and what it expects."""
+        with _reading(env):
+            try:
+                return cls()
+            except ValidationError as exc:
+                raise SettingsError(_explain(exc, env)) from None
 
-        def text(name: str, key: str) -> None:
-            if env.get(name):
-                kw[key] = env[name]
 
-        def number(name: str, key: str, kind: type[int] | type[float]) -> None:
-            raw = env.get(name)
-            if raw:
-                try:
-                    kw[key] = kind(raw)
-                except ValueError:
-                    raise SettingsError(f"{name}={raw!r} is not a number") from None
+@contextmanager
+def _reading(env: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENV.set(env)
+    try:
+        yield
+    finally:
+        _ENV.reset(token)
 
-        text("VIDSYNC_HOST", "host")
-        number("VIDSYNC_PORT", "port", int)
-        if env.get("VIDSYNC_DATA_DIR"):
-            kw["data_dir"] = Path(env["VIDSYNC_DATA_DIR"]).expanduser()
-        text("VIDSYNC_STORAGE_URL", "storage_url")
-        text("VIDSYNC_S3_ENDPOINT_URL", "s3_endpoint_url")
-        text("VIDSYNC_SYNCTHING_URL", "syncthing_url")
-        text("VIDSYNC_SYNCTHING_API_KEY", "syncthing_api_key")
-        if env.get("VIDSYNC_SYNCTHING_MANAGED", "").lower() in ("1", "true", "yes"):
-            kw["syncthing_managed"] = True
-        number("VIDSYNC_SYNCTHING_SCAN_TIMEOUT", "syncthing_scan_timeout", float)
-        text("VIDSYNC_PROGRESS_BUS", "progress_bus")
-        number("VIDSYNC_PROGRESS_BUFFER_SIZE", "progress_buffer_size", int)
-        number("VIDSYNC_PROGRESS_POLL_INTERVAL", "progress_poll_interval_ms", int)
-        number("VIDSYNC_PROGRESS_RETENTION", "progress_retention", float)
-        number("VIDSYNC_SSE_HEARTBEAT", "sse_heartbeat", float)
-        number("VIDSYNC_SSE_RETRY_MS", "sse_retry_ms", int)
-        text("VIDSYNC_API_KEY", "api_key")
-        if env.get("VIDSYNC_ALLOWED_HOSTS"):
-            kw["allowed_hosts"] = tuple(
-                h.strip() for h in env["VIDSYNC_ALLOWED_HOSTS"].split(",") if h.strip()
-            )
-        number("VIDSYNC_BATCH_CONCURRENCY", "batch_concurrency", int)
-        number("VIDSYNC_THROTTLE", "throttle", float)
-        return cls(**kw)
+
+def variable(name: str) -> str:
+    """The environment variable of a settings field."""
+    info: FieldInfo = Settings.model_fields[name]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return PREFIX + name.upper()
+
+
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "float_parsing": "a number",
+    "bool_parsing": "true or false (1, 0, yes, no)",
+}
+
+
+def _explain(exc: ValidationError, env: Mapping[str, str] | None) -> str:
+    env = os.environ if env is None else env
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        name = variable(field) if field in Settings.model_fields else field
+        value = env.get(name, err.get("input"))
+        ctx = err.get("ctx") or {}
+        if err["type"] in _EXPECTED:
+            expected = _EXPECTED[err["type"]]
+        elif "ge" in ctx or "gt" in ctx:
+            expected = f"at least {ctx['ge']}" if "ge" in ctx else f"more than {ctx['gt']}"
+        elif "le" in ctx:
+            expected = f"at most {ctx['le']}"
+        else:
+            expected = err["msg"]
+        problems.append(f"{name}={value!r} is not valid: expected {expected}")
+    return "; ".join(problems)

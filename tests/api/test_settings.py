@@ -16,10 +16,16 @@ def test_defaults_are_the_embedded_mode() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"VIDSYNC_PORT": "eighty"}, "VIDSYNC_PORT='eighty' is not a number"),
+        ({"VIDSYNC_PORT": "eighty"}, "VIDSYNC_PORT='eighty' is not valid: expected a whole number"),
+        ({"VIDSYNC_PORT": "70000"}, "VIDSYNC_PORT='70000' is not valid: expected at most 65535"),
+        (
+            {"VIDSYNC_PROGRESS_POLL_INTERVAL": "fast"},
+            "VIDSYNC_PROGRESS_POLL_INTERVAL='fast' is not valid: expected a whole number",
+        ),
+        ({"VIDSYNC_SYNCTHING_MANAGED": "maybe"}, "SYNCTHING_MANAGED='maybe'.*true or false"),
         ({"VIDSYNC_HOST": "0.0.0.0"}, "set VIDSYNC_API_KEY"),
         ({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/0"}, "only 'memory'"),
-        ({"VIDSYNC_PROGRESS_BUFFER_SIZE": "0"}, "at least 1"),
+        ({"VIDSYNC_PROGRESS_BUFFER_SIZE": "0"}, "VIDSYNC_PROGRESS_BUFFER_SIZE='0'.*at least 1"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:
@@ -29,3 +35,23 @@ def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None
 
 def test_off_loopback_with_an_api_key_is_allowed() -> None:
     Settings.from_env({"VIDSYNC_HOST": "0.0.0.0", "VIDSYNC_API_KEY": "k"}).check()
+
+
+def test_variables_are_read_under_their_documented_names() -> None:
+    s = Settings.from_env({
+        "VIDSYNC_PROGRESS_POLL_INTERVAL": "250",
+        "VIDSYNC_ALLOWED_HOSTS": "studio.local, nas",
+        "VIDSYNC_SYNCTHING_MANAGED": "yes",
+        "VIDSYNC_PORT": "",  # empty means the default
+        "VIDSYNC_API_KEY": "a-secret-key-of-some-length",
+    })
+    assert s.progress_poll_interval_ms == 250
+    assert s.allowed_hosts == ("studio.local", "nas")
+    assert s.syncthing_managed is True and s.port == 5001
+    assert "a-secret-key" not in repr(s)
+
+
+def test_from_env_reads_only_the_given_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDSYNC_PORT", "6000")
+    assert Settings.from_env({}).port == 5001
+    assert Settings.from_env().port == 6000

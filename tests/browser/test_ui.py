@@ -284,7 +284,9 @@ def test_agent_killed_and_restarted_mid_snapshot(
     ui_agent_again = ui_agent(data_dir=agent.data_dir, port=agent.port,
                               VIDSYNC_THROTTLE=THROTTLE)
     wait_modal_state(page, "failed")
-    expect(conn).to_have_attribute("data-conn", "stable")
+    # Polling may bring the end before the stream is back: that waits for its backoff
+    # (up to 30 x 200 ms).
+    expect(conn).to_have_attribute("data-conn", "stable", timeout=20_000)
     expect(modal.locator("[data-part=error-text]")).to_have_text("interrupted: the agent stopped")
 
     pid = httpx.get(f"{ui_agent_again.url}/api/v1/projects").json()["projects"][0]["projectId"]

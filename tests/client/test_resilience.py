@@ -50,8 +50,8 @@ async def test_agent_killed_mid_snapshot_and_restarted_client_resumes_to_the_end
 
     async with AsyncAgentClient(agent.url) as api:
         started = await api.create_project_with_snapshot(tree)
-        client = await api.progress_client(
-            started["projectId"], snapshot_id=started["snapshotId"],
+        client = await ProgressClient.create(
+            api, started["projectId"], snapshot_id=started["snapshotId"],
             backoff=Backoff(base=0.05), on_event=on_event, on_state=statuses.append,
         )
         with anyio.fail_after(60):
@@ -100,8 +100,8 @@ async def test_broken_stream_route_falls_back_to_polling_and_gets_the_terminal_s
     statuses: list[ConnectionStatus] = []
     async with AsyncAgentClient(agent.url, transport=proxy) as api:
         started = await api.create_project_with_snapshot(tree)
-        client = await api.progress_client(
-            started["projectId"], snapshot_id=started["snapshotId"],
+        client = await ProgressClient.create(
+            api, started["projectId"], snapshot_id=started["snapshotId"],
             backoff=Backoff(base=0.01), on_state=statuses.append,
         )
         assert client.config.poll_interval == 0.05  # from the agent's /api/v1/config

@@ -110,10 +110,10 @@ def test_browse_snapshot_files_and_tree(agent: AgentProcess, tmp_path: Path) -> 
     full = get(agent, f"/api/v1/projects/{pid}/files-tree")["tree"]
     assert [n["name"] for n in full] == ["clips", "edit.prproj"]
     clips = full[0]
-    assert (clips["totalSize"], clips["fileCount"]) == (35, 3)
+    assert (clips["totalBytes"], clips["fileCount"]) == (35, 3)
     assert [n["name"] for n in clips["children"]] == ["a.mov", "b.mov", "day2"]
     shallow = get(agent, f"/api/v1/projects/{pid}/files-tree", depth=1)["tree"]
-    assert shallow[0]["children"] == [] and shallow[0]["totalSize"] == 35
+    assert shallow[0]["children"] == [] and shallow[0]["totalBytes"] == 35
     sub = get(agent, f"/api/v1/projects/{pid}/files-tree", path="clips/day2")["tree"]
     assert [n["path"] for n in sub] == ["clips/day2/c.mov"]
     # an older snapshot's tree, by id

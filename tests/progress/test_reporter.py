@@ -169,7 +169,7 @@ def test_queued_snapshot_is_a_field_and_its_wait_is_not_step_time() -> None:
     assert events[-1].queued and events[-1].to_json()["queued"] is True
     assert events[-1].eta_seconds is None
     clock.advance(60)
-    rep.set_queued(False, "Checking project folder...")
+    rep.start_step(1, "Checking project folder...")  # its slot came
     last = events[-1]
     assert not last.queued and last.message == "Checking project folder..."
     assert last.progress == 0 and last.eta_seconds == pytest.approx(100, abs=0.5)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidsync.snapshot.source import CancelToken
+from vidsync.storage.base import UPLOADING_MESSAGE, UploadRetry
 from vidsync.storage.s3 import S3Store
 
 BUCKET = "vidsync-test"
@@ -26,6 +27,7 @@ class Calls:
 
     progress: list[int] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)
+    notices: list[UploadRetry | None] = field(default_factory=list)
     cancel: CancelToken = field(default_factory=CancelToken)
 
     @property
@@ -33,4 +35,8 @@ class Calls:
         return sum(self.progress)
 
     def put(self, store: S3Store, key: str, source: Path) -> str:
-        return store.put(key, source, self.progress.append, self.cancel, self.retries.append)
+        return store.put(key, source, self.progress.append, self.cancel, self.on_retry)
+
+    def on_retry(self, retry: UploadRetry | None) -> None:
+        self.notices.append(retry)
+        self.retries.append(UPLOADING_MESSAGE if retry is None else retry.message)

@@ -12,7 +12,7 @@ import pytest
 from s3.helpers import BUCKET, Calls, StoreFactory, make_file
 from s3.proxy import Drop, Fault, FaultProxy, Kill, Request, Status
 from vidsync.snapshot.source import SnapshotCancelled
-from vidsync.storage.base import StorageError
+from vidsync.storage.base import StorageError, UploadRetry
 
 pytestmark = pytest.mark.s3
 
@@ -51,6 +51,8 @@ def test_503_twice_is_retried_with_visible_messages_and_succeeds(
         "Upload failed, retrying in 2 s (attempt 2 of 3)",
         "Uploading snapshot to cloud...",
     ]
+    # The same facts as fields, for clients that must not parse the message.
+    assert calls.notices == [UploadRetry(1, 3, 1.0), UploadRetry(2, 3, 2.0), None]
     assert slept == [1.25, 2.25]
     assert calls.total == len(data)
     with store.open(url) as f:
@@ -215,8 +217,8 @@ def test_cancel_during_backoff_is_prompt(
     calls = Calls()
     retrying = threading.Event()
 
-    def on_retry(message: str) -> None:
-        calls.retries.append(message)
+    def on_retry(retry: UploadRetry | None) -> None:
+        calls.on_retry(retry)
         retrying.set()
 
     # Real backoff of 30 s: only the cancel can end it in time.

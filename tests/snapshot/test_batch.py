@@ -106,3 +106,27 @@ def test_cancelling_a_queued_snapshot_ends_it_without_running(tmp_path: Path) ->
 
 
 
+
+
+def test_queued_is_a_field_that_clears_when_the_slot_comes(tmp_path: Path) -> None:
+    gate = threading.Semaphore(0)
+    seen = Concurrency()
+    tracker = ProgressTracker()
+    events: list[tuple[str, bool, int]] = []
+    tracker.add_listener(lambda e: events.append((e.project_id, e.queued, e.step_number)))
+    jobs = Jobs(tracker=tracker, log=Log(), store=LocalStore(tmp_path / "s"),
+                work_dir=tmp_path / "w", source_for=lambda p: GatedSource(gate, seen))
+    batch = BatchRunner(jobs, limit=1)
+    projects = [Project(f"q{i}", f"q{i}", "/x", SourceKind.LOCAL, 0) for i in range(2)]
+    batch.submit(projects)
+    assert tracker.current("q1").queued  # type: ignore[union-attr]
+    assert tracker.current("q1").to_json()["queued"] is True  # type: ignore[union-attr]
+    assert not tracker.current("q0").queued  # type: ignore[union-attr]
+    gate.release()
+    assert jobs.wait("q0", timeout=10)
+    gate.release()
+    assert jobs.wait("q1", timeout=10)
+    q1 = [(queued, step) for pid, queued, step in events if pid == "q1"]
+    # Queued only while waiting: the first event of its own run says it no longer is.
+    assert q1[0] == (True, 1)
+    assert (False, 1) in q1 and all(not queued for queued, step in q1 if step > 1)

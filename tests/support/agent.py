@@ -98,3 +98,18 @@ class AgentProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def snapshot_and_wait(agent: AgentProcess, project_id: str, timeout: float = 30.0) -> str:
+    """Start a snapshot of a project and wait until it completed; its id."""
+    base = f"{agent.url}/api/v1/projects/{project_id}"
+    r = httpx.post(f"{base}/snapshot")
+    assert r.status_code == 202, r.text
+    snapshot_id: str = r.json()["snapshotId"]
+
+    def completed() -> bool:
+        state = httpx.get(f"{base}/progress").json()
+        return bool(state["snapshotId"] == snapshot_id and state["step"] == "completed")
+
+    wait_until(completed, timeout=timeout)
+    return snapshot_id

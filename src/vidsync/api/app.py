@@ -15,46 +15,26 @@ from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
 from vidsync.api import metrics, progress, projects, snapshots
-from vidsync.api.errors import install_error_handlers
+from vidsync.api.errors import BodyLimit, install_error_handlers
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard
-from vidsync.api.state import Agent, SourceFactory
-from vidsync.clock import Clock, SystemClock
-from vidsync.progress.tracker import ProgressTracker
+from vidsync.api.state import Agent
+from vidsync.clock import Clock
+from vidsync.protocol import (
+    BACKOFF_DELAYS_MS,
+    BACKOFF_JITTER,
+    STATE_LABELS,
+    STEPS,
+    TERMINAL_STATES,
+)
+from vidsync.schemas import ClientConfig, Health
+from vidsync.service import build_service
 from vidsync.settings import Settings
-from vidsync.snapshot.batch import BatchRunner
-from vidsync.snapshot.jobs import Jobs
-from vidsync.snapshot.recovery import recover
-from vidsync.storage import open_store
-from vidsync.store.db import Database
 
 log = logging.getLogger(__name__)
 
 
 def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
-    clock = clock or SystemClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_path)
-    tracker = ProgressTracker(
-        buffer_size=settings.progress_buffer_size,
-        ring_size=settings.progress_ring_size,
-        retention=settings.progress_retention,
-        clock=clock,
-        journal=db.append_event,
-    )
-    store = open_store(settings)
-    sources = SourceFactory(settings, clock)
-    jobs = Jobs(
-        tracker=tracker,
-        log=db,
-        store=store,
-        work_dir=settings.work_dir,
-        source_for=sources,
-        clock=clock,
-        throttle=settings.throttle,
-    )
-    recover(db, tracker, store, settings.work_dir, clock)
-    batch = BatchRunner(jobs, settings.batch_concurrency)
-    return Agent(settings, clock, db, tracker, store, jobs, sources, batch)
+    return build_service(settings, clock)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -71,9 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             # Usually done already by the server's signal handler; off the event loop
             # either way, since it waits for worker threads.
-            await anyio.to_thread.run_sync(agent.jobs.shutdown)
-            agent.sources.syncthing.stop()
-            agent.db.close()
+            await anyio.to_thread.run_sync(agent.close)
 
     app = FastAPI(
         title="vidsync agent",
@@ -88,7 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(snapshots.router)
     app.include_router(metrics.router)
 
-    @app.get("/api/v1/health", summary="Liveness and configuration summary")
+    @app.get("/api/v1/health", summary="Liveness and configuration summary",
+             response_model=Health)
     def health() -> dict[str, Any]:
         return {
             "status": "ok",
@@ -97,12 +76,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "progressBus": settings.progress_bus,
         }
 
-    @app.get("/api/v1/config", summary="Client settings the web UI and clients follow")
+    @app.get(
+        "/api/v1/config",
+        summary="What every client follows: steps, labels, backoff, timings",
+        response_model=ClientConfig,
+    )
     def client_config() -> dict[str, Any]:
         return {
             "pollIntervalMs": settings.progress_poll_interval_ms,
             "heartbeatSeconds": settings.sse_heartbeat,
             "retryMs": settings.sse_retry_ms,
+            "backoff": {"delaysMs": list(BACKOFF_DELAYS_MS), "jitter": BACKOFF_JITTER},
+            "totalSteps": len(STEPS),
+            "steps": [
+                {"stepNumber": s.step_number, "step": s.step.value, "label": s.label,
+                 "unit": s.unit}
+                for s in STEPS
+            ],
+            "terminalStates": [state.value for state in TERMINAL_STATES],
+            "stateLabels": STATE_LABELS,
         }
 
     web = resources.files("vidsync") / "web"
@@ -116,5 +108,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     allowed = {*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts}
     if settings.api_key:
         app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
+    app.add_middleware(BodyLimit)
     app.add_middleware(HostGuard, allowed=allowed)
     return app

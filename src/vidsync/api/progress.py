@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import Depends, Header, Query, Response
 
-from vidsync.api.errors import ApiError
+from vidsync.api.errors import ApiError, responses
+from vidsync.api.routing import api_router
 from vidsync.api.sse import EventStreamResponse
 from vidsync.api.state import SNAPSHOT_ID_RE, Agent, get_agent
+from vidsync.errors import NotFound, clip
 from vidsync.models import ProgressEvent, SnapshotState, idle_event
 from vidsync.progress.subscription import Subscription
+from vidsync.schemas import ProgressEventBody
 
-router = APIRouter(prefix="/api/v1")
+router = api_router()
+_SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An event stream (text/event-stream); each `data:` is a progress event",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+}
 AgentDep = Annotated[Agent, Depends(get_agent)]
 
 _STREAM_DOC = (
@@ -29,9 +38,11 @@ def _last_event_id(header: str | None, query: str | None) -> int | None:
     try:
         value = int(raw.strip())
     except ValueError:
-        raise ApiError(400, f"Last-Event-ID {raw!r} is not an event id (a whole number)") from None
+        raise ApiError(
+            400, f"Last-Event-ID {clip(raw, 40)!r} is not an event id (a whole number)"
+        ) from None
     if value < 0:
-        raise ApiError(400, f"Last-Event-ID {raw!r} is negative")
+        raise ApiError(400, f"Last-Event-ID {clip(raw, 40)!r} is negative")
     return value
 
 
@@ -42,10 +53,10 @@ def _finished_elsewhere(agent: Agent, project_id: str, snapshot_id: str) -> Prog
     Without this a stream for such a snapshot would wait for it forever.
     """
     if not SNAPSHOT_ID_RE.match(snapshot_id):
-        raise ApiError(400, f"snapshotId {snapshot_id!r} is not a snapshot id")
+        raise ApiError(400, f"snapshotId {clip(snapshot_id, 100)!r} is not a snapshot id")
     record = agent.db.get_snapshot(project_id, snapshot_id)
     if record is None:
-        raise ApiError(404, f"no snapshot {snapshot_id!r} in project {project_id}")
+        raise NotFound(f"no snapshot {clip(snapshot_id, 100)!r} in project {project_id}")
     current = agent.tracker.current(project_id)
     if record.state is SnapshotState.RUNNING or (
         current is not None and current.snapshot_id == snapshot_id
@@ -55,13 +66,33 @@ def _finished_elsewhere(agent: Agent, project_id: str, snapshot_id: str) -> Prog
     return events[-1] if events and events[-1].terminal else None
 
 
-@router.get("/projects/{projectId}/progress", summary="Current snapshot progress (polling)")
-def poll_progress(projectId: str, agent: AgentDep) -> dict[str, Any]:
+def _etag(event: ProgressEvent) -> str:
+    # An event id names one state of a project; idle after a finished state keeps
+    # that id, hence the step too.
+    return f'"{event.project_id}.{event.id}.{event.step.value}"'
+
+
+@router.get(
+    "/projects/{projectId}/progress",
+    summary="Current snapshot progress (polling)",
+    description="Answers 304 to an If-None-Match that matches the current state's ETag.",
+    response_model=ProgressEventBody,
+    responses={**responses(404), 304: {"description": "The state has not changed"}},
+)
+def poll_progress(
+    projectId: str,
+    agent: AgentDep,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
     project = agent.project(projectId)
     current = agent.tracker.current(project.id)
     if current is None:
         current = idle_event(project.id, agent.clock.time(), agent.tracker.last_id(project.id))
-    return current.to_json()
+    etag = _etag(current)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(current.json_text(), media_type="application/json", headers=headers)
 
 
 @router.get(
@@ -69,6 +100,8 @@ def poll_progress(projectId: str, agent: AgentDep) -> dict[str, Any]:
     summary="Snapshot progress as Server-Sent Events",
     description=_STREAM_DOC,
     response_class=Response,
+    responses={**_SSE_RESPONSE, **responses(400, 404),
+               204: {"description": "The given Last-Event-ID already is the terminal event"}},
 )
 def stream_progress(
     projectId: str,
@@ -103,6 +136,7 @@ def stream_progress(
     summary="Progress of every project as one SSE stream",
     description="Ids are agent-wide; resume rules as for the per-project stream. Never ends.",
     response_class=Response,
+    responses={**_SSE_RESPONSE, **responses(400)},
 )
 def stream_all_progress(
     agent: AgentDep,

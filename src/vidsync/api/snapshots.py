@@ -4,54 +4,38 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
-from vidsync.api.errors import ApiError
-from vidsync.api.state import SNAPSHOT_ID_RE, Agent, get_agent
-from vidsync.models import Project, SnapshotRecord, SnapshotState
+from vidsync.api.errors import responses
+from vidsync.api.routing import api_router
+from vidsync.api.state import Agent, get_agent
+from vidsync.errors import Gone, Unavailable
+from vidsync.models import SnapshotRecord, SnapshotState
+from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree
 from vidsync.snapshot.browse import open_entries, page, tree
 from vidsync.snapshot.diff import diff_entries
 from vidsync.storage.base import ManifestNotFound, StorageError
 
-router = APIRouter(prefix="/api/v1")
+router = api_router()
 AgentDep = Annotated[Agent, Depends(get_agent)]
-Offset = Annotated[int, Query(ge=0, description="entries to skip")]
+# Far beyond any manifest, and small enough for every integer type on the way.
+MAX_OFFSET = 2_000_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="entries to skip")]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="entries to return")]
+# Reading a manifest: it may be gone from storage (410) or storage may fail (502).
+MANIFEST_ERRORS = responses(404, 409, 410, 502)
 
 
-def _snapshot(agent: Agent, project: Project, snapshot_id: str) -> SnapshotRecord:
-    if not SNAPSHOT_ID_RE.match(snapshot_id):
-        raise ApiError(404, f"no snapshot {snapshot_id!r} in project {project.id}")
-    record = agent.db.get_snapshot(project.id, snapshot_id)
-    if record is None:
-        raise ApiError(404, f"no snapshot {snapshot_id!r} in project {project.id}")
-    return record
-
-
-def _manifest_url(record: SnapshotRecord) -> str:
-    if record.state is not SnapshotState.COMPLETED or not record.manifest_url:
-        raise ApiError(
-            409, f"snapshot {record.id} is {record.state.value}: it has no manifest to read"
-        )
-    return record.manifest_url
-
-
-def _latest_completed(agent: Agent, project: Project) -> SnapshotRecord:
-    record = agent.db.latest_completed_snapshot(project.id)
-    if record is not None:
-        return record
-    raise ApiError(404, f"project {project.id} has no completed snapshot yet: take one first")
-
-
-def _storage_error(exc: StorageError) -> ApiError:
-    status = 410 if isinstance(exc, ManifestNotFound) else 502
-    return ApiError(status, str(exc))
+def _storage_error(exc: StorageError) -> Exception:
+    if isinstance(exc, ManifestNotFound):
+        return Gone(str(exc))
+    return Unavailable(str(exc))
 
 
 def _paged(agent: Agent, record: SnapshotRecord, offset: int, limit: int) -> dict[str, Any]:
     try:
-        header, entries = page(agent.store, _manifest_url(record), offset, limit)
+        header, entries = page(agent.store, agent.manifest_url(record), offset, limit)
     except StorageError as exc:
         raise _storage_error(exc) from None
     total = int(header.get("fileCount", 0)) + int(header.get("directoryCount", 0))
@@ -65,12 +49,16 @@ def _paged(agent: Agent, record: SnapshotRecord, offset: int, limit: int) -> dic
     }
 
 
-@router.get("/projects/{projectId}/snapshots/{snapshotId}", summary="One snapshot, entries paged")
+@router.get(
+    "/projects/{projectId}/snapshots/{snapshotId}",
+    summary="One snapshot, entries paged",
+    response_model=SnapshotPage,
+    responses=MANIFEST_ERRORS,
+)
 def get_snapshot(
     projectId: str, snapshotId: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000
 ) -> dict[str, Any]:
-    project = agent.project(projectId)
-    record = _snapshot(agent, project, snapshotId)
+    record = agent.snapshot(agent.project(projectId), snapshotId)
     if record.state is not SnapshotState.COMPLETED:
         return {"snapshot": record.to_json(), "entries": [], "offset": offset, "limit": limit,
                 "total": None, "nextOffset": None}
@@ -80,39 +68,48 @@ def get_snapshot(
 @router.get(
     "/projects/{projectId}/snapshots/{snapshotId}/events",
     summary="The progress log of one snapshot",
+    response_model=EventLog,
+    responses=responses(404),
 )
 def snapshot_events(projectId: str, snapshotId: str, agent: AgentDep) -> dict[str, Any]:
-    project = agent.project(projectId)
-    record = _snapshot(agent, project, snapshotId)
+    record = agent.snapshot(agent.project(projectId), snapshotId)
     events = agent.db.snapshot_events(record.id)
     return {"snapshotId": record.id, "events": [e.to_json() for e in events]}
 
 
-@router.get("/projects/{projectId}/files", summary="Entries of the latest snapshot, paged")
+@router.get(
+    "/projects/{projectId}/files",
+    summary="Entries of the latest snapshot, paged",
+    response_model=SnapshotPage,
+    responses=MANIFEST_ERRORS,
+)
 def files(
     projectId: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000
 ) -> dict[str, Any]:
     project = agent.project(projectId)
-    return _paged(agent, _latest_completed(agent, project), offset, limit)
+    return _paged(agent, agent.latest_completed(project), offset, limit)
 
 
 @router.get(
-    "/projects/{projectId}/files-tree", summary="Folder tree of a snapshot (default the latest)"
+    "/projects/{projectId}/files-tree",
+    summary="Folder tree of a snapshot (default the latest)",
+    response_model=Tree,
+    responses=MANIFEST_ERRORS,
 )
 def files_tree(
     projectId: str,
     agent: AgentDep,
-    path: Annotated[str, Query(description="folder to start from; empty = top")] = "",
+    path: Annotated[
+        str, Query(max_length=4096, description="folder to start from; empty = top")
+    ] = "",
     depth: Annotated[int | None, Query(ge=1, le=1000, description="levels to include")] = None,
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
-    if snapshotId:
-        record = _snapshot(agent, project, snapshotId)
-    else:
-        record = _latest_completed(agent, project)
+    record = agent.snapshot(project, snapshotId) if snapshotId else agent.latest_completed(project)
+    url = agent.manifest_url(record)
     try:
-        _, entries = open_entries(agent.store, _manifest_url(record))
+        _, entries = open_entries(agent.store, url)
         try:
             nodes = tree(entries, path, depth)
         finally:
@@ -125,16 +122,19 @@ def files_tree(
 @router.get(
     "/projects/{projectId}/snapshots/{a}/diff/{b}",
     summary="What changed from snapshot a to snapshot b",
+    response_model=DiffPage,
+    responses=MANIFEST_ERRORS,
 )
 def diff(
     projectId: str, a: str, b: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000
 ) -> dict[str, Any]:
     project = agent.project(projectId)
-    old, new = _snapshot(agent, project, a), _snapshot(agent, project, b)
+    old, new = agent.snapshot(project, a), agent.snapshot(project, b)
+    old_url, new_url = agent.manifest_url(old), agent.manifest_url(new)
     try:
-        _, old_entries = open_entries(agent.store, _manifest_url(old))
+        _, old_entries = open_entries(agent.store, old_url)
         try:
-            _, new_entries = open_entries(agent.store, _manifest_url(new))
+            _, new_entries = open_entries(agent.store, new_url)
             try:
                 result = diff_entries(old_entries, new_entries)
             finally:
@@ -159,22 +159,23 @@ def diff(
 
 
 class BatchRequest(BaseModel):
-    projectIds: list[str] = Field(min_length=1, max_length=1000)
+    projectIds: list[Annotated[str, Field(max_length=200)]] = Field(
+        min_length=1, max_length=1000
+    )
 
 
-@router.post("/snapshots/batch", status_code=202, summary="Snapshot several projects")
+@router.post(
+    "/snapshots/batch",
+    status_code=202,
+    summary="Snapshot several projects, a few at a time",
+    response_model=BatchBody,
+    responses=responses(413),
+)
 def batch(body: BatchRequest, agent: AgentDep) -> dict[str, Any]:
-    projects: list[Project] = []
-    errors: list[dict[str, str]] = []
-    for project_id in dict.fromkeys(body.projectIds):
-        try:
-            projects.append(agent.project(project_id))
-        except ApiError as exc:  # an unknown id is reported, the others still start
-            errors.append({"projectId": project_id, "detail": exc.message})
-    result = agent.batch.submit(projects)
+    result = agent.batch_snapshots(body.projectIds)
     return {
         "started": result.started,
         "queued": result.queued,
-        "errors": errors + result.errors,
+        "errors": result.errors,
         "limit": agent.batch.limit,
     }

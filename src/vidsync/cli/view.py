@@ -9,26 +9,17 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from vidsync.models import ProgressEvent, Step, human_size
-
-STEP_LABELS = {
-    1: "Waiting",
-    2: "Folder status",
-    3: "Browsing",
-    4: "Compressing",
-    5: "Uploading",
-    6: "Completed",
-}
+from vidsync.models import TOTAL_STEPS, ProgressEvent, Step, human_size
+from vidsync.protocol import STATE_LABELS, step_label, step_unit
 
 
 def _rate(event: ProgressEvent) -> str:
     if event.rate is None:
         return ""
-    if event.step_number == 5:
+    unit = step_unit(event.step_number)
+    if unit == "bytes":
         return f"{human_size(int(event.rate))}/s"
-    if event.step_number in (3, 4):
-        return f"{event.rate:,.0f} files/s" if event.step_number == 3 else f"{event.rate:,.0f}/s"
-    return f"{event.rate:,.0f}/s"
+    return f"{event.rate:,.0f} {unit or 'units'}/s"
 
 
 def _eta(event: ProgressEvent) -> str:
@@ -43,12 +34,16 @@ def _eta(event: ProgressEvent) -> str:
 def describe(event: ProgressEvent) -> dict[str, str]:
     files = f"{event.file_count:,} files" if event.file_count is not None else ""
     if event.step_number == 3 and event.step_done is not None and not event.terminal:
-        files = f"{int(event.step_done):,} entries"
+        files = f"{int(event.step_done):,} files"
     size = human_size(event.total_bytes) if event.total_bytes is not None else ""
+    if event.terminal:
+        step = STATE_LABELS[event.step.value]
+    elif event.queued:
+        step = STATE_LABELS["queued"]
+    else:
+        step = f"[{event.step_number}/{TOTAL_STEPS}] {step_label(event.step_number)}"
     return {
-        "step": f"[{event.step_number}/6] {STEP_LABELS.get(event.step_number, event.step.value)}"
-        if not event.terminal
-        else event.step.value.capitalize(),
+        "step": step,
         "files": files,
         "size": size,
         "rate": _rate(event),
@@ -64,7 +59,7 @@ class ProgressView:
         width = None if sys.stderr.isatty() else 160
         self.console = console or Console(stderr=True, width=width)
         self._progress = Progress(
-            TextColumn("{task.fields[step]:<18}"),
+            TextColumn("{task.fields[step]:<28}"),
             BarColumn(bar_width=30),
             TextColumn("{task.percentage:>3.0f}%"),
             TextColumn("{task.fields[files]:>14}"),

@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -23,9 +23,6 @@ from vidsync.client.types import (
 )
 from vidsync.models import ProgressEvent
 from vidsync.settings import default_agent_url
-
-if TYPE_CHECKING:
-    from vidsync.client.progress import ProgressClient
 
 API = "/api/v1"
 
@@ -238,13 +235,3 @@ class AsyncAgentClient:
                 yield response
         except httpx.TransportError as exc:
             raise AgentUnreachable(self.base_url, exc) from exc
-
-    async def progress_client(self, project_id: str, **options: Any) -> ProgressClient:
-        """A :class:`ProgressClient` for one project, configured from the agent.
-
-        Options are those of ``ProgressClient`` (``snapshot_id``, ``on_event``...).
-        """
-        # Imported here: the progress module builds on this one.
-        from vidsync.client.progress import ProgressClient
-
-        return await ProgressClient.create(self, project_id, **options)

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vidsync import protocol
+
 if TYPE_CHECKING:
     from vidsync.client.types import ClientConfig
 
 #: Delays between reconnect attempts, in units of ``Backoff.base`` (1 s by default).
 #: Only a fallback: the agent serves its schedule in ``GET /api/v1/config``.
-BACKOFF_STEPS: tuple[float, ...] = (1, 2, 4, 8, 15, 30)
-BACKOFF_JITTER = 0.2
+BACKOFF_STEPS: tuple[float, ...] = tuple(ms / 1000 for ms in protocol.BACKOFF_DELAYS_MS)
+BACKOFF_JITTER = protocol.BACKOFF_JITTER
 #: Failed attempts in a row after which the client also polls: the first one, so
 #: the screen keeps moving within a poll interval while the stream is retried.
 FAILURES_BEFORE_POLLING = 1

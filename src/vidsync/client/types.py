@@ -1,4 +1,7 @@
-"""Shapes of the agent's JSON answers (type hints only; nothing is validated)."""
+"""Shapes of the agent's JSON answers (type hints only; nothing is validated).
+
+They mirror ``vidsync.schemas``; tests/api/test_protocol.py fails when the two drift.
+"""
 
 from __future__ import annotations
 
@@ -126,6 +129,7 @@ class BatchResult(TypedDict):
     started: list[BatchStarted]
     queued: list[BatchStarted]
     errors: list[BatchError]
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ whole last time (``progress.expected``), and the ETA is for the whole snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import STEP_NAMES, ProgressEvent, Step
@@ -90,6 +91,7 @@ class SnapshotReporter:
         self._step_started = self._clock.monotonic()
         self._estimated_total = False  # ``total`` is last snapshot's count, not this one's
         self.queued = False
+        self.retry: dict[str, Any] | None = None
 
     # -- StepProgress --------------------------------------------------------
 
@@ -118,6 +120,7 @@ class SnapshotReporter:
     def start_step(
         self, step_number: int, message: str, total: float | None = None, *, queued: bool = False
     ) -> None:
+        self.retry = None
         self.step_number = step_number
         self.message = message
         self.done = 0.0
@@ -132,13 +135,12 @@ class SnapshotReporter:
         self._rate.reset(0.0)
         self._emit(force=True)
 
-    def set_queued(self, queued: bool, message: str | None = None) -> None:
-        """A batch slot freed (False): step 1 really begins now, with ``message``."""
-        if queued != self.queued:
-            self.queued = queued
-            self.message = message or self.message
-            self._step_started = self._clock.monotonic()
-            self._emit(force=True)
+    def set_retry(self, retry: dict[str, Any] | None, message: str) -> None:
+        """A retry in progress ({"attempt", "maxAttempts", "delaySeconds"}; None once it
+        goes on), as a fact for clients and as the message for people."""
+        self.retry = retry
+        self.message = message
+        self._emit(force=True)
 
     def set_counts(self, file_count: int | None, total_bytes: int | None) -> None:
         self.file_count = file_count
@@ -245,6 +247,7 @@ class SnapshotReporter:
                 rate=round(rate, 1) if rate is not None else None,
                 eta_seconds=self._eta(rate),
                 queued=self.queued,
+                retry=self.retry,
             )
         )
 

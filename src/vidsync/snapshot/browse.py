@@ -42,7 +42,7 @@ def page(store: Store, url: str, offset: int, limit: int) -> tuple[dict[str, Any
 def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> list[Entry]:
     """Nest DFS-ordered entries into ``children`` lists below ``root`` ("" = top).
 
-    Folders get ``totalSize`` and ``fileCount`` of everything below them, even
+    Folders get ``totalBytes`` and ``fileCount`` of everything below them, even
     beyond ``depth`` (so a collapsed folder still shows its size).
     """
     prefix = root.strip("/") + "/" if root.strip("/") else ""
@@ -55,7 +55,7 @@ def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> 
         # closes: O(entries), not O(entries x depth).
         _, done = stack.pop()
         if stack:
-            stack[-1][1]["totalSize"] += done["totalSize"]
+            stack[-1][1]["totalBytes"] += done["totalBytes"]
             stack[-1][1]["fileCount"] += done["fileCount"]
 
     for entry in entries:
@@ -66,14 +66,14 @@ def tree(entries: Iterator[Entry], root: str = "", depth: int | None = None) -> 
             close_folder()
         level = path.count("/") - base_depth
         if stack and not entry.get("isDirectory"):
-            stack[-1][1]["totalSize"] += int(entry.get("size") or 0)
+            stack[-1][1]["totalBytes"] += int(entry.get("size") or 0)
             stack[-1][1]["fileCount"] += 1
         if depth is not None and level >= depth:
             continue
         node = dict(entry)
         if entry.get("isDirectory"):
             node["children"] = []
-            node["totalSize"] = 0
+            node["totalBytes"] = 0
             node["fileCount"] = 0
         (stack[-1][1]["children"] if stack else top).append(node)
         if entry.get("isDirectory"):

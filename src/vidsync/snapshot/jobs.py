@@ -37,6 +37,10 @@ class SnapshotConflict(Exception):
         self.snapshot_id = snapshot_id
 
 
+def _waiting(project: Project) -> str:
+    return WAITING_MESSAGES.get(project.source.value, "Waiting...")
+
+
 def new_snapshot_id(clock: Clock) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(clock.time()))
     return f"snap-{stamp}-{secrets.token_hex(4)}"
@@ -117,8 +121,7 @@ class Jobs:
             )
             # The first event goes out before this returns, so a poll right after
             # the start call already sees the snapshot.
-            waiting = WAITING_MESSAGES.get(project.source.value, "Waiting...")
-            reporter.start_step(1, message or waiting, queued=queued)
+            reporter.start_step(1, message or _waiting(project), queued=queued)
         return snapshot_id
 
     def launch(self, project_id: str) -> bool:
@@ -133,7 +136,6 @@ class Jobs:
                 name=f"snapshot-{project_id}",
                 daemon=True,
             )
-            job.reporter.set_queued(False, WAITING_MESSAGES.get(job.project.source.value))
             job.thread.start()
         return True
 
@@ -146,6 +148,8 @@ class Jobs:
         done: threading.Event,
     ) -> None:
         try:
+            if reporter.queued:  # its slot came: it is no longer waiting for one
+                reporter.start_step(1, _waiting(project))
             try:
                 source = self._source_for(project)
             except Exception as exc:  # a source that cannot even be built fails the snapshot

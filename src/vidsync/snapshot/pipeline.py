@@ -21,7 +21,7 @@ from vidsync.snapshot.manifest import (
     write_manifest,
 )
 from vidsync.snapshot.source import CancelToken, SnapshotCancelled, Source, SourceError
-from vidsync.storage.base import UPLOADING_MESSAGE, StorageError, Store
+from vidsync.storage.base import UPLOADING_MESSAGE, StorageError, Store, UploadRetry
 
 log = logging.getLogger(__name__)
 
@@ -168,4 +168,16 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
     cancel.check()
 
     rep.start_step(5, UPLOADING_MESSAGE, total=size)
-    result.snapshot_url = job.store.put(job.key, manifest, rep.advance, cancel, rep.set_message)
+
+    def retrying(retry: UploadRetry | None) -> None:
+        if retry is None:
+            rep.set_retry(None, UPLOADING_MESSAGE)
+            return
+        info = {
+            "attempt": retry.attempt,
+            "maxAttempts": retry.max_attempts,
+            "delaySeconds": retry.delay_seconds,
+        }
+        rep.set_retry(info, retry.message)
+
+    result.snapshot_url = job.store.put(job.key, manifest, rep.advance, cancel, retrying)

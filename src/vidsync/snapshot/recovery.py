@@ -33,13 +33,18 @@ class History(Protocol):
     def save_snapshot(self, record: SnapshotRecord) -> None: ...
 
 
+def restore_progress(history: History, tracker: ProgressTracker) -> None:
+    """Continue event ids where the journal ends, so no id is ever issued twice."""
+    tracker.restore_global(history.last_global_id())
+    for project_id, last_id in history.last_event_ids().items():
+        tracker.restore(project_id, last_id, history.recent_events(project_id, tracker.ring_size))
+
+
 def recover(
     history: History, tracker: ProgressTracker, store: Store, work_dir: Path, clock: Clock
 ) -> list[SnapshotRecord]:
     """Restore progress state and fail interrupted snapshots; returns those."""
-    tracker.restore_global(history.last_global_id())
-    for project_id, last_id in history.last_event_ids().items():
-        tracker.restore(project_id, last_id, history.recent_events(project_id, tracker.ring_size))
+    restore_progress(history, tracker)
     interrupted = history.running_snapshots()
     for record in interrupted:
         # A manifest that made it to the store before the kill was never confirmed:

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from vidsync.snapshot.source import CancelToken
+from vidsync.cancel import CancelToken
 
 # Step 5's message; a store puts it back after a retry message once a retry worked.
 UPLOADING_MESSAGE = "Uploading snapshot to cloud..."
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRetry:
+    """An upload failed and will be tried again: attempt ``attempt`` of ``max_attempts``
+    retries, after ``delay_seconds``."""
+
+    attempt: int
+    max_attempts: int
+    delay_seconds: float
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Upload failed, retrying in {self.delay_seconds:g} s "
+            f"(attempt {self.attempt} of {self.max_attempts})"
+        )
+
+
+# Called with an UploadRetry before a retry, and with None once the upload goes on.
+RetryCallback = Callable[[UploadRetry | None], None]
 
 
 class StorageError(Exception):
@@ -27,13 +49,14 @@ class Store(Protocol):
         source: Path,
         on_progress: Callable[[int], None],
         cancel: CancelToken,
-        on_retry: Callable[[str], None] | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> str:
         """Upload the file at ``source`` under ``key``; return its URL.
 
         ``on_progress(n)`` is called with each number of bytes the storage has
-        acknowledged (their sum is the file size on success). ``on_retry(msg)``
-        is called with a user-facing message before a retry. Raises StorageError
+        acknowledged (their sum is the file size on success). ``on_retry(r)``
+        is called with an UploadRetry before a retry and with None when the
+        upload goes on. Raises StorageError
         on failure and SnapshotCancelled if cancelled; on any failure nothing
         remains stored under ``key``.
         """

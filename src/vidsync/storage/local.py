@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from vidsync.snapshot.source import CancelToken
-from vidsync.storage.base import ManifestNotFound, StorageError
+from vidsync.cancel import CancelToken
+from vidsync.storage.base import ManifestNotFound, RetryCallback, StorageError
 
 _CHUNK = 1 << 20
 
@@ -41,7 +41,7 @@ class LocalStore:
         source: Path,
         on_progress: Callable[[int], None],
         cancel: CancelToken,
-        on_retry: Callable[[str], None] | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> str:
         target = self._path(key)
         partial = target.with_name(target.name + ".part")

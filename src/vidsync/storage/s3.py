@@ -29,8 +29,8 @@ import boto3  # type: ignore[import-untyped]
 import botocore.config  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 
-from vidsync.snapshot.source import CancelToken, SnapshotCancelled
-from vidsync.storage.base import UPLOADING_MESSAGE, ManifestNotFound, StorageError
+from vidsync.cancel import CancelToken, SnapshotCancelled
+from vidsync.storage.base import ManifestNotFound, RetryCallback, StorageError, UploadRetry
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ class _Retry:
     sleep: Callable[[float], None] | None
     rand: Callable[[], float]
     stop: threading.Event
-    announce: Callable[[str], None]
+    announce: RetryCallback
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         retry = 0
@@ -127,10 +127,7 @@ class _Retry:
                     raise StorageError(f"{what} failed: {describe(exc)}") from exc
                 retry += 1
                 nominal = self.base_delay * 2 ** (retry - 1)
-                self.announce(
-                    f"Upload failed, retrying in {nominal:g} s "
-                    f"(attempt {retry} of {self.max_retries})"
-                )
+                self.announce(UploadRetry(retry, self.max_retries, nominal))
                 delay = nominal + self.jitter * self.rand()
                 if self.sleep is not None:
                     self.sleep(delay)
@@ -138,7 +135,7 @@ class _Retry:
                     raise StorageError(f"{what} stopped: the upload is ending") from exc
                 continue
             if retry:
-                self.announce(UPLOADING_MESSAGE)
+                self.announce(None)
             return result
 
 
@@ -213,7 +210,7 @@ class S3Store:
             raise StorageError(f"{url} names no object")
         return bucket, key
 
-    def _retry(self, stop: threading.Event, announce: Callable[[str], None]) -> _Retry:
+    def _retry(self, stop: threading.Event, announce: RetryCallback) -> _Retry:
         max_retries, base_delay, jitter, sleep, rand = self._retry_args
         return _Retry(max_retries, base_delay, jitter, sleep, rand, stop, announce)
 
@@ -225,7 +222,7 @@ class S3Store:
         source: Path,
         on_progress: Callable[[int], None],
         cancel: CancelToken,
-        on_retry: Callable[[str], None] | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> str:
         url = self.url_for(key)
         try:
@@ -248,7 +245,7 @@ class S3Store:
 
     def open(self, url: str) -> BinaryIO:
         bucket, key = self._split(url)
-        retry = self._retry(threading.Event(), lambda _msg: None)
+        retry = self._retry(threading.Event(), lambda _retry: None)
         try:
             body = retry.call(
                 f"reading {url}", lambda: self.client.get_object(Bucket=bucket, Key=key)["Body"]
@@ -261,7 +258,7 @@ class S3Store:
 
     def delete(self, url: str) -> None:
         bucket, key = self._split(url)
-        retry = self._retry(threading.Event(), lambda _msg: None)
+        retry = self._retry(threading.Event(), lambda _retry: None)
         # DeleteObject succeeds on a missing key, so "already gone" needs no special case.
         retry.call(f"deleting {url}", lambda: self.client.delete_object(Bucket=bucket, Key=key))
 
@@ -301,7 +298,7 @@ class _Upload:
         size: int,
         on_progress: Callable[[int], None],
         cancel: CancelToken,
-        on_retry: Callable[[str], None] | None,
+        on_retry: RetryCallback | None,
     ) -> None:
         self.store = store
         self.client = store.client
@@ -313,16 +310,16 @@ class _Upload:
         self.cancel = cancel
         self.on_retry = on_retry
         self.stop = threading.Event()
-        # Workers put ("retry", message) / ("done", (part, etag, size)) / ("error", exc).
+        # Workers put ("retry", UploadRetry | None) / ("done", (part, etag, size)) / ("error", exc).
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.retry = store._retry(self.stop, self._announce)
         self._caller = threading.get_ident()
 
-    def _announce(self, message: str) -> None:
+    def _announce(self, retry: UploadRetry | None) -> None:
         if threading.get_ident() != self._caller:
-            self.events.put(("retry", message))
+            self.events.put(("retry", retry))
         elif self.on_retry is not None:
-            self.on_retry(message)
+            self.on_retry(retry)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """A request on the caller's thread, with retries; a cancel ends a retry wait."""

@@ -62,7 +62,7 @@ export class FileTree {
         )
       : el("span", { class: "tree-toggle tree-leaf" }, name);
     const sizeCell = folder
-      ? el("span", { class: "tree-size", dataset: { part: "size" } }, size(node.totalSize ?? 0),
+      ? el("span", { class: "tree-size", dataset: { part: "size" } }, size(node.totalBytes ?? 0),
           el("span", { class: "tree-files", text: ` · ${count(node.fileCount ?? 0)} ${node.fileCount === 1 ? "file" : "files"}` }))
       : el("span", { class: "tree-size", dataset: { part: "size" }, text: size(node.size ?? 0) });
     const rowEl = el(

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from vidsync.snapshot.source import SourceError
+from vidsync.snapshot.source import SourceError, SourceUnavailable
 
 # Syncthing's own timeout for /rest/events is whole seconds; we wait that long
 # plus this margin for the answer before calling the daemon unresponsive.
@@ -24,11 +24,11 @@ class SyncthingError(SourceError):
     """Talking to Syncthing failed; the message is meant for the user."""
 
 
-class SyncthingUnreachable(SyncthingError):
+class SyncthingUnreachable(SyncthingError, SourceUnavailable):
     pass
 
 
-class SyncthingAuthError(SyncthingError):
+class SyncthingAuthError(SyncthingError, SourceUnavailable):
     pass
 
 

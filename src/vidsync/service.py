@@ -1,0 +1,267 @@
+"""The agent's use-cases: create and delete projects; start, cancel and batch
+snapshots. The HTTP routes and the in-process CLI both call this module; it
+raises the domain errors of :mod:`vidsync.errors`, never HTTP ones.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vidsync.clock import Clock, SystemClock
+from vidsync.errors import Conflict, InvalidInput, NotFound, Unavailable, clip
+from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind, new_project_id
+from vidsync.progress.tracker import ProgressTracker
+from vidsync.settings import Settings
+from vidsync.snapshot.batch import BatchResult, BatchRunner
+from vidsync.snapshot.jobs import Jobs, SnapshotConflict
+from vidsync.snapshot.local import LocalSource, check_folder
+from vidsync.snapshot.recovery import recover, restore_progress
+from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
+from vidsync.storage import open_store
+from vidsync.storage.base import Store
+from vidsync.store.db import Database
+
+if TYPE_CHECKING:
+    from vidsync.snapshot.syncthing.service import SyncthingService
+
+PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,95}$")
+# Longest localPath accepted (Linux PATH_MAX).
+MAX_PATH_LENGTH = 4096
+
+
+class SourceFactory:
+    """Builds each project's Source, and tells Syncthing about new and deleted projects."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._syncthing: SyncthingService | None = None
+
+    @property
+    def syncthing(self) -> SyncthingService:
+        if self._syncthing is None:
+            # Here, not at import: the CLI's one-shot local snapshot never loads httpx.
+            from vidsync.snapshot.syncthing.service import SyncthingService
+
+            self._syncthing = SyncthingService(self.settings)
+        return self._syncthing
+
+    def stop(self) -> None:
+        if self._syncthing is not None:
+            self._syncthing.stop()
+
+    def register(self, project: Project) -> None:
+        if project.source is SourceKind.SYNCTHING:
+            self.syncthing.register(project.id, Path(project.local_path), project.name)
+
+    def unregister(self, project: Project) -> None:
+        if project.source is SourceKind.SYNCTHING:
+            self.syncthing.unregister(project.id)
+
+    def __call__(self, project: Project) -> Source:
+        if project.source is SourceKind.SYNCTHING:
+            return self.syncthing.source(project.id, Path(project.local_path), self.clock)
+        return LocalSource(Path(project.local_path))
+
+
+def _source_error(exc: SourceError, what: str = "", field: str | None = "source") -> Exception:
+    text = f"{what}{exc}"
+    if isinstance(exc, SourceUnavailable):
+        return Unavailable(text)
+    return InvalidInput(text, field)
+
+
+def check_project_path(raw: str) -> Path:
+    """The folder ``raw`` names, resolved to its real path; InvalidInput says what is wrong."""
+    text = raw.strip()
+    if not text:
+        raise InvalidInput("localPath is empty: give the absolute path of a folder", "localPath")
+    if len(text) > MAX_PATH_LENGTH:
+        raise InvalidInput(
+            f"localPath is {len(text):,} characters long; paths are at most "
+            f"{MAX_PATH_LENGTH} characters",
+            "localPath",
+        )
+    if "\x00" in text:
+        raise InvalidInput("localPath contains a NUL character", "localPath")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "localPath is not valid Unicode (it contains a lone surrogate): send the path as "
+            "UTF-8 text",
+            "localPath",
+        ) from None
+    path = Path(os.path.expanduser(text))
+    if not path.is_absolute():
+        raise InvalidInput(f"localPath {clip(text)!r} is not an absolute path", "localPath")
+    try:
+        check_folder(path)  # the same check the snapshot's first step makes
+    except SourceError as exc:
+        raise InvalidInput(clip(str(exc), 300), "localPath") from None
+    # The real path is the folder's identity: a symlink to a project's folder is that project.
+    return Path(os.path.realpath(path))
+
+
+@dataclass
+class Service:
+    settings: Settings
+    clock: Clock
+    db: Database
+    tracker: ProgressTracker
+    store: Store
+    jobs: Jobs
+    sources: SourceFactory
+    batch: BatchRunner
+
+    # -- lookups -------------------------------------------------------------
+
+    def project(self, project_id: str) -> Project:
+        """The project, or NotFound (also for ids that cannot exist)."""
+        project = self.db.get_project(project_id) if PROJECT_ID_RE.match(project_id) else None
+        if project is None:
+            raise NotFound(f"no project with id {clip(project_id, 80)!r}")
+        return project
+
+    def snapshot(self, project: Project, snapshot_id: str) -> SnapshotRecord:
+        record = None
+        if SNAPSHOT_ID_RE.match(snapshot_id):
+            record = self.db.get_snapshot(project.id, snapshot_id)
+        if record is None:
+            raise NotFound(f"no snapshot {clip(snapshot_id, 100)!r} in project {project.id}")
+        return record
+
+    def latest_completed(self, project: Project) -> SnapshotRecord:
+        record = self.db.latest_completed_snapshot(project.id)
+        if record is None:
+            raise NotFound(f"project {project.id} has no completed snapshot yet: take one first")
+        return record
+
+    @staticmethod
+    def manifest_url(record: SnapshotRecord) -> str:
+        if record.state is not SnapshotState.COMPLETED or not record.manifest_url:
+            raise Conflict(
+                f"snapshot {record.id} is {record.state.value}: it has no manifest to read"
+            )
+        return record.manifest_url
+
+    def project_with_path(self, path: Path) -> Project | None:
+        """The project whose folder is ``path`` (compared by real path), if any."""
+        found = self.db.find_project_by_path(str(path))
+        if found is not None:
+            return found
+        real = os.path.realpath(path)
+        for project in self.db.list_projects():
+            if os.path.realpath(project.local_path) == real:
+                return project
+        return None
+
+    # -- use-cases -----------------------------------------------------------
+
+    def create_project(
+        self, local_path: str, name: str | None = None, source: SourceKind = SourceKind.LOCAL
+    ) -> Project:
+        path = check_project_path(local_path)
+        existing = self.project_with_path(path)
+        if existing is not None:
+            raise Conflict(
+                f"{path} is already the folder of project {existing.name!r} ({existing.id})",
+                "localPath",
+                projectId=existing.id,
+            )
+        project = Project(
+            id=new_project_id(),
+            name=(name or "").strip() or path.name or str(path),
+            local_path=str(path),
+            source=source,
+            created_at=self.clock.time(),
+        )
+        try:
+            self.sources.register(project)
+        except SourceError as exc:
+            raise _source_error(exc) from None
+        self.db.add_project(project)
+        return project
+
+    def delete_project(self, project: Project, timeout: float = 10.0) -> None:
+        self.jobs.cancel(project.id)
+        if not self.jobs.wait(project.id, timeout=timeout):
+            # Deleting now would lose the snapshot's record and orphan its manifest.
+            raise Conflict(f"the snapshot of project {project.id} is still stopping: try again")
+        try:
+            self.sources.unregister(project)
+        except SourceError as exc:
+            raise _source_error(exc, "cannot remove the folder from Syncthing: ", None) from None
+        self.db.delete_project(project.id)
+        self.tracker.forget(project.id)
+
+    def start_snapshot(self, project: Project) -> str:
+        """Start a snapshot in the background; returns its id (Conflict if one runs)."""
+        try:
+            return self.jobs.start(project)
+        except SnapshotConflict as exc:
+            raise Conflict(str(exc), snapshotId=exc.snapshot_id) from None
+
+    def cancel_snapshot(self, project: Project) -> str:
+        snapshot_id = self.jobs.cancel(project.id)
+        if snapshot_id is None:
+            raise Conflict(f"no snapshot of project {project.id} is running")
+        return snapshot_id
+
+    def batch_snapshots(self, project_ids: list[str]) -> BatchResult:
+        """Start snapshots of several projects; unknown ids are reported, the others start."""
+        projects: list[Project] = []
+        unknown: list[dict[str, str]] = []
+        for project_id in dict.fromkeys(project_ids):
+            try:
+                projects.append(self.project(project_id))
+            except NotFound as exc:
+                unknown.append({"projectId": clip(project_id, 80), "detail": exc.message})
+        result = self.batch.submit(projects)
+        result.errors[:0] = unknown
+        return result
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.sources.stop()
+        self.db.close()
+
+
+def build_service(
+    settings: Settings, clock: Clock | None = None, *, recover_previous: bool = True
+) -> Service:
+    """Wire the concrete parts. Event ids always continue from the journal;
+    ``recover_previous`` also fails the snapshots a crash interrupted (the agent
+    does; a one-shot CLI snapshot, maybe beside a running agent, must not)."""
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_path)
+    tracker = ProgressTracker(
+        buffer_size=settings.progress_buffer_size,
+        ring_size=settings.progress_ring_size,
+        retention=settings.progress_retention,
+        clock=clock,
+        journal=db.append_event,
+    )
+    store = open_store(settings)
+    sources = SourceFactory(settings, clock)
+    jobs = Jobs(
+        tracker=tracker,
+        log=db,
+        store=store,
+        work_dir=settings.work_dir,
+        source_for=sources,
+        clock=clock,
+        throttle=settings.throttle,
+    )
+    if recover_previous:
+        recover(db, tracker, store, settings.work_dir, clock)
+    else:
+        restore_progress(db, tracker)
+    batch = BatchRunner(jobs, settings.batch_concurrency)
+    return Service(settings, clock, db, tracker, store, jobs, sources, batch)
