@@ -45,6 +45,10 @@ export function eta(event) {
 
 /** Work done in the step: "12,000 of ~30,000 files" while browsing, "1.2 MiB of 3.0 MiB" uploading. */
 export function stepWork(event) {
+  if (event.retry) {
+    const { attempt, maxAttempts, delaySeconds } = event.retry;
+    return `retrying in ${duration(delaySeconds ?? 0)} (attempt ${attempt} of ${maxAttempts})`;
+  }
   const done = event.stepDone;
   if (done === null || done === undefined) return "";
   const total = event.stepTotal;
