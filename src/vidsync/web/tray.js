@@ -18,6 +18,7 @@ export class TransfersTray {
   #summary;
   #total;
   #items = new Map(); // projectId -> {node, live, event}
+  #high = 0; // the overall bar never goes back while the tray is open
   #nameOf;
 
   /** @param {HTMLElement} root @param {{nameOf: (projectId: string) => string, onView: (projectId: string) => void}} deps */
@@ -81,6 +82,7 @@ export class TransfersTray {
       this.#items.clear();
       this.#list.replaceChildren();
       this.#root.hidden = true;
+      this.#high = 0;
       return;
     }
     this.#root.hidden = false;
@@ -93,9 +95,12 @@ export class TransfersTray {
     if (done) parts.push(`${count(done)} done`);
     set(this.#summary, `${plural(events.length, "snapshot")}: ${parts.join(", ")}`);
     // Overall: every snapshot of the batch weighs the same; ended ones count as whole.
-    const overall = Math.floor(
+    // A snapshot joining late would pull the average down: hold the bar instead.
+    const average = Math.floor(
       events.reduce((sum, e) => sum + (isTerminal(e) ? 100 : isQueued(e) ? 0 : e.progress), 0) / events.length,
     );
+    const overall = Math.max(this.#high, average);
+    this.#high = overall;
     const fill = this.#total;
     const value = String(overall);
     if (fill.bar.getAttribute("aria-valuenow") !== value) {
