@@ -40,10 +40,10 @@ STEP_NAMES: dict[int, Step] = {
 
 
 def human_size(n: int) -> str:
-    """Binary units with the short labels users know: 2576980378 -> '2.4 GB'."""
+    """1024-based units, labelled as such: 2576980378 -> '2.4 GiB'."""
     value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")

@@ -71,7 +71,7 @@ def test_stream_shows_six_steps_in_order_and_a_readable_manifest(
     assert progress.count(100) == 1 and progress[-1] == 100
     final = events[-1]
     assert final["fileCount"] == 400 and final["totalBytes"] == 4000
-    assert final["totalSize"] == "3.9 KB"
+    assert final["totalSize"] == "3.9 KiB"
     url = urlparse(final["snapshotUrl"])
     assert url.scheme == "file"
     with open(url.path, "rb") as f:

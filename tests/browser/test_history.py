@@ -100,16 +100,16 @@ def test_project_page_tree_and_history_update_live(
     expect(cell(newest, "files")).to_have_text(str(record["fileCount"]))
     expect(cell(newest, "size")).to_have_text(record["totalSize"])
     expect(cell(newest, "duration")).to_have_text(DURATION)
-    assert record["fileCount"] == 4 and record["totalSize"] == "4.6 KB"
+    assert record["fileCount"] == 4 and record["totalSize"] == "4.6 KiB"
     expect(cell(rows.nth(1), "size")).to_have_text(failed["totalSize"] or "—")
     expect(view.locator("[data-part=tree-empty]")).to_be_hidden()
     expect(view.locator("[data-part=tree-snapshot]")).to_have_attribute("data-snapshot-id", sid)
 
     # The top level: folders first, with their totals; files with their sizes.
     assert top_level_names(page) == ["Audio", "Footage", "edit.prproj", "notes.txt"]
-    expect(tree_row(page, "Footage").locator("[data-part=size]")).to_have_text("3.4 KB · 2 files")
+    expect(tree_row(page, "Footage").locator("[data-part=size]")).to_have_text("3.4 KiB · 2 files")
     expect(tree_row(page, "Audio").locator("[data-part=size]")).to_have_text("0 B · 0 files")
-    expect(tree_row(page, "edit.prproj").locator("[data-part=size]")).to_have_text("1.2 KB")
+    expect(tree_row(page, "edit.prproj").locator("[data-part=size]")).to_have_text("1.2 KiB")
     expect(tree_row(page, "notes.txt").locator("[data-part=size]")).to_have_text("5 B")
     expect(tree_row(page, "notes.txt").locator("[data-part=mtime]")).to_have_text(DATE)
     assert all("path=&" in url for url in tree_requests)
@@ -120,7 +120,7 @@ def test_project_page_tree_and_history_update_live(
     expect(tree_item(page, "Footage/A001.mov")).to_have_count(0)
     footage.click()
     expect(footage).to_have_attribute("aria-expanded", "true")
-    expect(tree_row(page, "Footage/A001.mov").locator("[data-part=size]")).to_have_text("2.9 KB")
+    expect(tree_row(page, "Footage/A001.mov").locator("[data-part=size]")).to_have_text("2.9 KiB")
     expect(tree_row(page, "Footage/Day 2").locator("[data-part=size]")).to_have_text(
         "500 B · 1 file")
     expect(tree_item(page, "Footage/Day 2/B001.mov")).to_have_count(0)
@@ -193,7 +193,7 @@ def test_diff_view_counts_markers_and_load_more(
         expect(diff.locator(f"[data-count={kind}] strong")).to_have_text(str(n))
     total_delta = 100 + 20 + 210 - 700 + (5000 - 10) - len("a file")
     assert api["bytes"]["totalDelta"] == total_delta
-    expect(diff.locator("[data-part=bytes]")).to_contain_text("+4.5 KB in total")
+    expect(diff.locator("[data-part=bytes]")).to_contain_text("+4.5 KiB in total")
     expect(diff.locator("[data-part=bytes]")).to_contain_text("\u2212700 B removed")
 
     def change(path: str) -> tuple[str, str, str]:
@@ -206,7 +206,7 @@ def test_diff_view_counts_markers_and_load_more(
 
     assert change("new.txt") == ("added", "+", "100 B")
     assert change("gone.txt") == ("removed", "\u2212", "700 B")
-    assert change("grow.bin") == ("modified", "M", "10 B → 4.9 KB")
+    assert change("grow.bin") == ("modified", "M", "10 B → 4.9 KiB")
     expect(diff.locator('li[data-path="keep.txt"]')).to_have_count(0)
 
     # The first page, then "load more" until every change is listed.

@@ -31,10 +31,8 @@ RECORDER = """
     let modalChanged = false;
     let listChanged = false;
     for (const r of records) {
-      if (r.type === "childList") {
-        listChanged = listChanged || r.target === list;
-        continue;
-      }
+      if (list.contains(r.target)) listChanged = true; // rows update in place
+      if (r.type === "childList") continue;
       if (r.target === modal || r.target === bar || r.target.dataset.part === "conn") {
         modalChanged = true;
         const target = r.target === modal ? "modal" : r.target === bar ? "bar" : "conn";
@@ -139,12 +137,15 @@ def open_projects_page(page: Page, agent: AgentProcess, *, live: bool = True) ->
 
 
 def fast_retries(page: Page, retry_ms: int) -> None:
-    """Scale the reconnect backoff down: the page reads its base from /api/v1/config."""
+    """Scale the reconnect backoff down: the page reads its schedule from /api/v1/config."""
 
     def handle(route: Route) -> None:
         response = route.fetch()
         config = response.json()
         config["retryMs"] = retry_ms
+        jitter = config.get("backoff", {}).get("jitter", 0.2)
+        config["backoff"] = {"delaysMs": [retry_ms * n for n in (1, 2, 4, 8, 15, 30)],
+                             "jitter": jitter}
         route.fulfill(response=response, json=config)
 
     page.route("**/api/v1/config", handle)

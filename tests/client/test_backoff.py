@@ -53,7 +53,7 @@ def test_schedule_is_1_2_4_8_15_30_then_capped_with_jitter() -> None:
 
 
 @pytest.mark.anyio
-async def test_failing_stream_backs_off_polls_after_five_failures_and_returns_to_sse() -> None:
+async def test_failing_stream_backs_off_polls_from_the_first_failure_and_returns_to_sse() -> None:
     time = FakeTime()
     start = time.clock.monotonic()
     attempts: list[tuple[float, str | None]] = []
@@ -90,8 +90,8 @@ async def test_failing_stream_backs_off_polls_after_five_failures_and_returns_to
 
     times = [t for t, _ in attempts]
     assert [b - a for a, b in itertools.pairwise(times)] == [1, 2, 4, 8, 15, 30, 30]
-    # polling began with the fifth failed attempt and kept the configured pace
-    assert polls[0] == times[4]
+    # polling began with the first failed attempt and kept the configured pace
+    assert polls[0] == times[0]
     assert all(b - a == 1.0 for a, b in itertools.pairwise(polls))
     assert polls[-1] < times[-1]
     # the SSE attempt after polling resumed from the polled event
@@ -99,8 +99,7 @@ async def test_failing_stream_backs_off_polls_after_five_failures_and_returns_to
     assert [(e.id, e.step.value) for e in events] == [(3, "browsing"), (4, "browsing"),
                                                         (5, "completed")]
     states = [(s.state, s.polling) for s in statuses]
-    assert states[0] == (ConnectionState.RECONNECTING, False)
-    assert (ConnectionState.RECONNECTING, True) in states
+    assert states[0] == (ConnectionState.RECONNECTING, True)
     assert states[-2:] == [(ConnectionState.CONNECTED, False),
                            (ConnectionState.DISCONNECTED, False)]
     assert [s.failures for s in statuses[:5]] == [1, 2, 3, 4, 5]
@@ -146,3 +145,17 @@ async def test_204_ends_at_once_and_404_raises_a_typed_error() -> None:
         with pytest.raises(NotFoundError) as info:
             await ProgressClient(api, "proj-gone").run()
         assert info.value.status == 404 and info.value.detail == "no project proj-gone"
+
+
+def test_schedule_comes_from_the_agent_config_with_the_same_defaults_as_fallback() -> None:
+    served = ClientConfig.from_json({
+        "pollIntervalMs": 500, "heartbeatSeconds": 15.0, "retryMs": 1000,
+        "backoff": {"delaysMs": [500, 1000, 3000], "jitter": 0.1},
+    })
+    assert served.backoff_delays == (0.5, 1.0, 3.0) and served.backoff_jitter == 0.1
+    backoff = Backoff.from_config(served, random=lambda: 1.0)
+    assert backoff.schedule(5) == pytest.approx([0.55, 1.1, 3.3, 3.3, 3.3])
+    # an agent from before the schedule was served: 1, 2, 4, 8, 15, 30 s
+    old = Backoff.from_config(ClientConfig.from_json({"retryMs": 1000}), random=lambda: 0.5)
+    assert old.schedule(7) == [1, 2, 4, 8, 15, 30, 30]
+    assert Backoff.from_config(ClientConfig(), random=lambda: 0.5).schedule(7) == old.schedule(7)

@@ -184,7 +184,7 @@ def test_steps_in_order_and_progress_moves_within_steps(tmp_path: Path) -> None:
     compressing = [e for e in events if e.step_number == 4]
     assert compressing[0].step_total == 40 * 51
     assert events[-1].file_count == 2000 and events[-1].total_bytes == 40 * sum(range(50))
-    assert events[-1].to_json()["totalSize"] == "47.9 KB"
+    assert events[-1].to_json()["totalSize"] == "47.9 KiB"
 
 
 def test_missing_folder_fails_with_a_clear_message(tmp_path: Path) -> None:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vidsync import protocol
+
+if TYPE_CHECKING:
+    from vidsync.client.types import ClientConfig
 
 #: Delays between reconnect attempts, in units of ``Backoff.base`` (1 s by default).
-BACKOFF_STEPS: tuple[float, ...] = (1, 2, 4, 8, 15, 30)
-#: Failed attempts in a row after which the client also polls.
-FAILURES_BEFORE_POLLING = 5
+#: Only a fallback: the agent serves its schedule in ``GET /api/v1/config``.
+BACKOFF_STEPS: tuple[float, ...] = tuple(ms / 1000 for ms in protocol.BACKOFF_DELAYS_MS)
+BACKOFF_JITTER = protocol.BACKOFF_JITTER
+#: Failed attempts in a row after which the client also polls: the first one, so
+#: the screen keeps moving within a poll interval while the stream is retried.
+FAILURES_BEFORE_POLLING = 1
 
 
 @dataclass(frozen=True)
@@ -23,8 +32,17 @@ class Backoff:
 
     base: float = 1.0
     steps: tuple[float, ...] = BACKOFF_STEPS
-    jitter: float = 0.2
+    jitter: float = BACKOFF_JITTER
     random: Callable[[], float] = field(default=random.random, compare=False)
+
+    @classmethod
+    def from_config(cls, config: ClientConfig, **options: Any) -> Backoff:
+        """The schedule the agent serves (seconds), with its jitter."""
+        return cls(base=1.0, steps=config.backoff_delays, jitter=config.backoff_jitter, **options)
+
+    def schedule(self, count: int) -> list[float]:
+        """The first ``count`` delays, as :meth:`delay` gives them."""
+        return [self.delay(n) for n in range(count)]
 
     def nominal(self, attempt: int) -> float:
         """The delay before jitter."""

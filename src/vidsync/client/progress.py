@@ -2,9 +2,9 @@
 
 The rules are those of the browser client (DESIGN §5): SSE first; on a lost
 or refused stream, reconnect after 1, 2, 4, 8, 15, 30 s (with jitter) and
-resend the last event id; after five failed attempts in a row also poll, and
-keep trying SSE; a stream silent for two heartbeat intervals is dead; stop
-after the terminal event.
+resend the last event id; from the first failed attempt also poll, and keep
+trying SSE in the background (polling stops when the stream is back); a
+stream silent for two heartbeat intervals is dead; stop after the terminal event.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class ProgressClient:
         self.last_event_id = last_event_id
         self.last_event: ProgressEvent | None = None
         self.config = config or ClientConfig()
-        self.backoff = backoff or Backoff(base=self.config.retry)
+        self.backoff = backoff or Backoff.from_config(self.config)
         self._clock = clock or SystemClock()
         self._sleep = sleep or anyio.sleep
         self._event_callbacks: list[EventCallback] = [on_event] if on_event else []

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
+from vidsync.client.backoff import BACKOFF_JITTER, BACKOFF_STEPS
+
 
 class SnapshotInfo(TypedDict):
     """A snapshot record: state, counts, timing, where its manifest is."""
@@ -181,11 +183,23 @@ class ClientConfig:
     poll_interval: float = 1.0
     heartbeat: float = 15.0
     retry: float = 1.0
+    #: Reconnect delays in seconds and their jitter (``backoff`` in the config).
+    backoff_delays: tuple[float, ...] = BACKOFF_STEPS
+    backoff_jitter: float = BACKOFF_JITTER
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClientConfig:
+        retry = float(data.get("retryMs", 1000)) / 1000
+        backoff = data.get("backoff")
+        if isinstance(backoff, dict) and backoff.get("delaysMs"):
+            delays = tuple(float(ms) / 1000 for ms in backoff["delaysMs"])
+            jitter = float(backoff.get("jitter", BACKOFF_JITTER))
+        else:  # an agent from before the schedule was served: the same defaults
+            delays, jitter = tuple(step * retry for step in BACKOFF_STEPS), BACKOFF_JITTER
         return cls(
             poll_interval=float(data.get("pollIntervalMs", 1000)) / 1000,
             heartbeat=float(data.get("heartbeatSeconds", 15)),
-            retry=float(data.get("retryMs", 1000)) / 1000,
+            retry=retry,
+            backoff_delays=delays,
+            backoff_jitter=jitter,
         )

@@ -4,6 +4,9 @@ The pipeline calls cheap methods (``advance`` may run once per file); the
 reporter turns them into full-state events at most every ``min_interval``
 seconds (and at every step change) and hands them to a sink, usually
 ``ProgressTracker.publish``. It never knows who listens.
+
+The bar follows time: each step owns the share of 0-99 that it took of the
+whole last time (``progress.expected``), and the ETA is for the whole snapshot.
 """
 
 from __future__ import annotations
@@ -13,21 +16,19 @@ from typing import Any
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import STEP_NAMES, ProgressEvent, Step
+from vidsync.progress.expected import RUNNING_STEPS, Expected, step_ranges
 
 Sink = Callable[[ProgressEvent], object]
-
-# Overall progress range of each step: browsing and the byte-heavy steps get the most.
-STEP_RANGES: dict[int, tuple[int, int]] = {
-    1: (0, 5),
-    2: (5, 10),
-    3: (10, 50),
-    4: (50, 75),
-    5: (75, 99),
-}
 
 # While a step's total is unknown, progress creeps towards this share of the step.
 _UNKNOWN_TOTAL_CAP = 0.9
 _UNKNOWN_TOTAL_HALF = 2000.0
+# An estimated total (last snapshot's count) or an expected duration may be
+# overrun: the step then waits near its end instead of spilling into the next.
+_ESTIMATE_CAP = 0.97
+# The current run may be bigger or smaller than the last: later steps scale with
+# the entry count, within reason.
+_SCALE_LIMITS = (0.1, 10.0)
 
 
 class RateEstimator:
@@ -68,6 +69,7 @@ class SnapshotReporter:
         *,
         clock: Clock | None = None,
         min_interval: float = 0.1,
+        expected: Expected | None = None,
     ) -> None:
         self._sink = sink
         self.project_id = project_id
@@ -83,6 +85,11 @@ class SnapshotReporter:
         self.total_bytes: int | None = None
         self._last_emit = float("-inf")
         self._finished = False
+        self.expected = expected
+        self._ranges = step_ranges(expected)
+        self._high = 0.0  # the bar never goes back
+        self._step_started = self._clock.monotonic()
+        self._estimated_total = False  # ``total`` is last snapshot's count, not this one's
         self.queued = False
         self.retry: dict[str, Any] | None = None
         self.skipped_count: int | None = None
@@ -96,7 +103,10 @@ class SnapshotReporter:
             self._emit(force=True)
 
     def set_total(self, total: float | None) -> None:
+        if total is None and self._estimated_total:
+            return  # keep expecting last time's count
         self.total = total
+        self._estimated_total = False
         self._emit()
 
     def set_done(self, done: float) -> None:
@@ -112,12 +122,18 @@ class SnapshotReporter:
     def start_step(
         self, step_number: int, message: str, total: float | None = None, *, queued: bool = False
     ) -> None:
-        self.queued = queued
         self.retry = None
         self.step_number = step_number
         self.message = message
         self.done = 0.0
+        self.queued = queued
+        self._estimated_total = False
+        if total is None and step_number == 3 and self.expected is not None:
+            # Browsing a folder that does not say its size: expect last time's count.
+            total = self.expected.entry_count or None
+            self._estimated_total = total is not None
         self.total = total
+        self._step_started = self._clock.monotonic()
         self._rate.reset(0.0)
         self._emit(force=True)
 
@@ -151,19 +167,67 @@ class SnapshotReporter:
     # -- internals -----------------------------------------------------------
 
     def overall(self) -> int:
-        if self.step_number not in STEP_RANGES:
+        if self.step_number not in self._ranges:
             return 0
-        lo, hi = STEP_RANGES[self.step_number]
+        lo, hi = self._ranges[self.step_number]
+        value = lo + (hi - lo) * self._fraction()
+        self._high = max(self._high, value)
+        return int(self._high)
+
+    def _fraction(self) -> float:
+        """How far into the current step: by work when its total is known, else by time."""
+        if self.queued:
+            return 0.0
         if self.total:
-            fraction = min(self.done / self.total, 1.0)
-        else:
-            fraction = _UNKNOWN_TOTAL_CAP * self.done / (self.done + _UNKNOWN_TOTAL_HALF)
-        return int(lo + (hi - lo) * fraction)
+            cap = _ESTIMATE_CAP if self._estimated_total else 1.0
+            return min(self.done / self.total, cap)
+        expected = self._expected_duration(self.step_number)
+        if expected:
+            elapsed = self._clock.monotonic() - self._step_started
+            return min(elapsed / expected, _ESTIMATE_CAP)
+        if self.step_number == 3:
+            return _UNKNOWN_TOTAL_CAP * self.done / (self.done + _UNKNOWN_TOTAL_HALF)
+        return 0.0
+
+    def _expected_duration(self, step_number: int) -> float | None:
+        if self.expected is None or not self.expected.timed:
+            return None
+        return self.expected.step_durations.get(step_number, 0.0) * self._scale()
+
+    def _scale(self) -> float:
+        """This run's size against the last one's (1 while unknown)."""
+        expected = self.expected
+        if expected is None or not expected.entry_count:
+            return 1.0
+        current: float | None = None
+        if self.step_number == 3 and self.total and not self._estimated_total:
+            current = self.total
+        elif self.step_number >= 4 and self.file_count is not None:
+            current = self.file_count + (expected.entry_count - (expected.file_count or 0))
+        if not current:
+            return 1.0
+        lo, hi = _SCALE_LIMITS
+        return min(max(current / expected.entry_count, lo), hi)
 
     def _eta(self, rate: float | None) -> float | None:
-        if rate is None or rate <= 0 or not self.total:
+        """Seconds until the whole snapshot ends; None while that cannot be told."""
+        if self.queued or self.step_number not in RUNNING_STEPS:
             return None
-        return round(max(self.total - self.done, 0) / rate, 1)
+        current: float | None = None
+        if self.total and rate is not None and rate > 0:
+            current = max(self.total - self.done, 0) / rate
+        expected = self._expected_duration(self.step_number)
+        if expected is not None:
+            if current is None:
+                current = max(expected * (1 - self._fraction()), 0.0)
+            later = sum(
+                self._expected_duration(n) or 0.0 for n in RUNNING_STEPS if n > self.step_number
+            )
+            return round(current + later, 1)
+        # No history: only the current step can be told, and only from its own rate.
+        if current is None or self._estimated_total:
+            return None
+        return round(current, 1)
 
     def _emit(self, force: bool = False) -> None:
         """Publish the state, at most every ``min_interval`` unless ``force``."""
@@ -184,7 +248,8 @@ class SnapshotReporter:
                 file_count=self.file_count,
                 total_bytes=self.total_bytes,
                 step_done=self.done,
-                step_total=self.total,
+                # An estimate the folder outgrew: say at least what was found.
+                step_total=max(self.total, self.done) if self.total else self.total,
                 rate=round(rate, 1) if rate is not None else None,
                 eta_seconds=self._eta(rate),
                 queued=self.queued,

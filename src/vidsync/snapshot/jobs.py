@@ -12,6 +12,7 @@ from typing import Protocol
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import Project, SnapshotRecord, SnapshotState
+from vidsync.progress.expected import expected_for
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.snapshot.pipeline import WAITING_MESSAGES, SnapshotJob, SnapshotResult, run_snapshot
@@ -106,6 +107,8 @@ class Jobs:
         The project counts as busy from now on. ``launch`` runs it; ``cancel``
         before that ends it as cancelled.
         """
+        # Outside the lock: a read of the last snapshot's events (the honest bar).
+        expected = expected_for(self._log, project.id)
         with self._lock:
             running = self._running.get(project.id)
             if running is not None:
@@ -120,7 +123,8 @@ class Jobs:
             )
             self._log.save_snapshot(record)
             reporter = SnapshotReporter(
-                self._tracker.publish, project.id, snapshot_id, clock=self._clock
+                self._tracker.publish, project.id, snapshot_id, clock=self._clock,
+                expected=expected,
             )
             self._running[project.id] = _Running(
                 project, record, reporter, CancelToken(), threading.Event()

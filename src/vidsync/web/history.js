@@ -2,12 +2,12 @@
 
 import { listSnapshots } from "./api.js";
 import { el } from "./dom.js";
-import { count, duration, stamp } from "./format.js";
+import { stateLabel } from "./config.js";
+import { count, displayState, duration, plural, skippedText, stamp } from "./format.js";
 
 // Snapshots of small folders take well under a second: say so rather than "0 s".
 const took = (s) => (s < 0.1 ? "< 0.1 s" : s < 10 ? `${s.toFixed(1)} s` : duration(s));
 
-const STATE_LABELS = { completed: "Completed", failed: "Failed", cancelled: "Cancelled", running: "Running" };
 
 export class HistoryView {
   #body;
@@ -116,7 +116,7 @@ export class HistoryView {
     const completed = records.filter((r) => r.state === "completed");
     const keep = [this.#from.value, this.#to.value];
     const options = () => completed.map((r) =>
-      el("option", { value: r.snapshotId, text: `${stamp(r.startedAt)} · ${count(r.fileCount ?? 0)} files` }),
+      el("option", { value: r.snapshotId, text: `${stamp(r.startedAt)} · ${plural(r.fileCount ?? 0, "file")}` }),
     );
     this.#from.replaceChildren(el("option", { value: "", text: "Older snapshot..." }), ...options());
     this.#to.replaceChildren(el("option", { value: "", text: "Newer snapshot..." }), ...options());
@@ -129,10 +129,14 @@ export class HistoryView {
 
   #row(record, index) {
     const state = record.state;
-    const badge = el("span", { class: `badge badge-${state}`, text: STATE_LABELS[state] ?? state });
-    const stateCell = el("td", { dataset: { col: "state" } }, badge);
+    const shown = displayState(record);
+    const badge = el("span", { class: `badge badge-${shown}`, text: stateLabel(shown) });
+    const stateCell = el("td", { dataset: { col: "state", outcome: shown } }, badge);
     if (state === "failed" && record.error) {
       stateCell.append(el("p", { class: "history-error", title: record.error, text: record.error }));
+    }
+    if (shown === "completedWithWarnings") {
+      stateCell.append(el("p", { class: "history-warning", text: skippedText(record) }));
     }
     const known = (v, f) => (v === null || v === undefined ? "—" : f(v));
     const older = state === "completed" ? this.#previousCompleted(index) : null;

@@ -8,27 +8,26 @@
 
 import { ProgressClient } from "./progress-client.js";
 import { pollProgress } from "./api.js";
+import { isTerminalStep } from "./config.js";
 
-const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const KEPT_EVENTS = 500;
 
-export const isTerminal = (event) => TERMINAL.has(event?.step);
+export const isTerminal = (event) => isTerminalStep(event?.step);
 
-/** A batch snapshot reserved but waiting for a free slot (the agent's "Queued: ..." event). */
-export const isQueued = (event) =>
-  !isTerminal(event) && event?.stepNumber <= 1 && Boolean(event?.message?.startsWith("Queued"));
+/** A batch snapshot reserved but waiting for a free slot (the event's `queued` field). */
+export const isQueued = (event) => !isTerminal(event) && event?.queued === true;
 
 export class ProgressHub extends EventTarget {
   #projects = new Map();
 
-  /** @param {{retryMs: number, heartbeatSeconds: number, pollIntervalMs: number}} config */
+  /** @param {import("./config.js").DEFAULT_CONFIG} config */
   constructor(config) {
     super();
     this.config = config;
     this.client = new ProgressClient({
       url: "/api/v1/progress/stream",
       poll: () => this.#poll(),
-      retryMs: config.retryMs,
+      backoff: config.backoff,
       heartbeatSeconds: config.heartbeatSeconds,
       pollIntervalMs: config.pollIntervalMs,
     });
@@ -69,6 +68,13 @@ export class ProgressHub extends EventTarget {
 
   latest(projectId) {
     return this.#projects.get(projectId)?.latest ?? null;
+  }
+
+  /** The latest event of every project whose snapshot is running or queued. */
+  running() {
+    const out = [];
+    for (const p of this.#projects.values()) if (p.latest && !isTerminal(p.latest)) out.push(p.latest);
+    return out;
   }
 
   /** Forget a deleted project. */

@@ -1,23 +1,25 @@
 // The projects page: wires the API, the progress hub, the list, the form and the modal.
 
 import * as api from "./api.js";
+import { setConfig } from "./config.js";
+import { plural } from "./format.js";
 import { ProgressHub, isTerminal } from "./hub.js";
 import { ProgressModal } from "./modal.js";
 import { askForNotifications, notificationsSupported, notify, toast } from "./notify.js";
 import { ProjectPage } from "./project-page.js";
 import { ProjectsView } from "./projects.js";
 import { connectionText } from "./status.js";
+import { TransfersTray } from "./tray.js";
 
-const DEFAULT_CONFIG = { pollIntervalMs: 1000, heartbeatSeconds: 15, retryMs: 1000 };
 const $ = (id) => document.getElementById(id);
 
 async function main() {
   const toasts = $("toasts");
   const say = (title, body = "", kind = "info") => toast(toasts, { title, body, kind });
 
-  let config = DEFAULT_CONFIG;
+  let config = setConfig(null);
   try {
-    config = { ...DEFAULT_CONFIG, ...(await api.getConfig()) };
+    config = setConfig(await api.getConfig());
   } catch {
     say("The agent does not answer", "Progress may not update until it is back.", "error");
   }
@@ -28,6 +30,15 @@ async function main() {
     { list: $("project-list"), empty: $("projects-empty"), count: $("project-count") },
     { hub, onAction: (action, project) => actions[action]?.(project) },
   );
+
+  const tray = new TransfersTray($("transfers"), {
+    nameOf: (projectId) => view.get(projectId)?.name ?? projectId,
+    onView: (projectId) => {
+      const project = view.get(projectId);
+      if (project) actions.view(project);
+    },
+  });
+  modal.onRetry = () => refresh();
 
   const projectPage = new ProjectPage($("view-project"), {
     hub,
@@ -100,6 +111,7 @@ async function main() {
         const projects = await api.listProjects();
         for (const p of projects) hub.accept(p.progress);
         view.setProjects(projects);
+        tray.rename();
         $("list-error").hidden = true;
       } catch (err) {
         $("list-error").textContent = `Cannot load projects: ${err.message}`;
@@ -126,6 +138,9 @@ async function main() {
     view(project) {
       const live = hub.latest(project.projectId);
       if (live) modal.open({ projectId: project.projectId, projectName: project.name, snapshotId: live.snapshotId });
+    },
+    retry(project) {
+      return actions.snapshot(project);
     },
     delete(project) {
       confirmDelete(project);
@@ -210,6 +225,7 @@ async function main() {
     if (!reload) reload = setTimeout(() => { reload = null; refresh(); }, 200);
   };
   hub.addEventListener("progress", ({ detail: { event, live } }) => {
+    tray.update(event);
     if (!view.has(event.projectId)) {
       reloadSoon(); // a project created elsewhere (CLI, another tab)
       return;
@@ -220,7 +236,7 @@ async function main() {
     if (!live || modal.shows(event.snapshotId)) return;
     const name = view.get(event.projectId)?.name ?? event.projectId;
     if (event.step === "completed") {
-      const files = event.fileCount !== null ? `${event.fileCount} files, ${event.totalSize}` : "";
+      const files = event.fileCount !== null ? `${plural(event.fileCount, "file")}, ${event.totalSize}` : "";
       say(`Snapshot of ${name} completed`, files, "success");
       notify(`Snapshot of ${name} completed`, files);
     } else if (event.step === "failed") {

@@ -1,12 +1,18 @@
 // The progress modal: one snapshot's live progress, from the hub.
 
-import { cancelSnapshot } from "./api.js";
-import { count, duration, rate, stepLabel } from "./format.js";
+import { cancelSnapshot, startSnapshot } from "./api.js";
+import { config, stateLabel } from "./config.js";
+import { el } from "./dom.js";
+import { count, displayState, eta, rate, skippedText, stepLabel, stepWork } from "./format.js";
 import { isTerminal } from "./hub.js";
 import { connectionText } from "./status.js";
 
 const AUTO_CLOSE_MS = 2000;
-const TOTAL_STEPS = 6;
+const STATUS_TEXT = { done: "done", active: "in progress", failed: "failed", cancelled: "cancelled", pending: "not started" };
+
+const set = (node, text) => {
+  if (node.textContent !== text) node.textContent = text;
+};
 
 export class ProgressModal {
   #dialog;
@@ -16,6 +22,7 @@ export class ProgressModal {
   #onStatus;
   #returnFocus = null;
   #hovered = false;
+  #announced = null;
   #el;
 
   /** @param {HTMLDialogElement} dialog @param {{hub: import("./hub.js").ProgressHub, onMessage: (text: string) => void}} deps */
@@ -34,7 +41,13 @@ export class ProgressModal {
       bar: q("bar"),
       fill: q("fill"),
       percent: q("percent"),
-      dots: [...dialog.querySelectorAll("[data-part=steps] li")],
+      steps: q("steps"),
+      dots: [],
+      work: q("work"),
+      announce: q("announce"),
+      warning: q("warning"),
+      warningText: q("warning-text"),
+      retry: q("retry"),
       stepCount: q("step-count"),
       files: q("files"),
       size: q("size"),
@@ -74,6 +87,23 @@ export class ProgressModal {
     this.#el.background.addEventListener("click", () => this.close());
     this.#el.cancel.addEventListener("click", () => this.#cancel());
     this.#el.copy.addEventListener("click", () => this.#copy());
+    this.#el.retry.addEventListener("click", () => this.#retry());
+    this.onRetry = null;
+  }
+
+  /** The step list, from the agent's configuration: a label and a state per step. */
+  #buildSteps() {
+    const steps = config().steps;
+    if (this.#el.dots.length === steps.length) return;
+    this.#el.dots = steps.map((s) =>
+      el(
+        "li",
+        { dataset: { status: "pending", step: String(s.stepNumber) }, title: s.label },
+        el("span", { class: "dot", "aria-hidden": "true" }),
+        el("span", { class: "sr-only", dataset: { part: "step-label" } }, `${s.label}: not started`),
+      ),
+    );
+    this.#el.steps.replaceChildren(...this.#el.dots);
   }
 
   get isOpen() {
@@ -87,6 +117,8 @@ export class ProgressModal {
 
   open({ projectId, projectName, snapshotId }) {
     if (this.isOpen) this.close();
+    this.#buildSteps();
+    this.projectName = projectName;
     this.projectId = projectId;
     this.snapshotId = snapshotId;
     this.terminal = false;
@@ -128,69 +160,121 @@ export class ProgressModal {
     d.dataset.state = "running";
     d.dataset.stepNumber = "0";
     d.dataset.eventId = "0";
+    d.dataset.outcome = "running";
     this.#el.title.textContent = "Starting snapshot";
     this.#el.message.textContent = "Waiting for the agent...";
+    this.#el.announce.textContent = "";
+    this.#el.work.textContent = "";
+    this.#announced = null;
     this.#setProgress(0, "Starting");
-    for (const dot of this.#el.dots) dot.dataset.status = "pending";
-    this.#el.stepCount.textContent = `Step 1 of ${TOTAL_STEPS}`;
+    this.#el.dots.forEach((dot) => this.#setDot(dot, "pending"));
+    this.#el.stepCount.textContent = `Step 1 of ${config().totalSteps}`;
     for (const key of ["files", "size", "rate", "eta"]) this.#el[key].textContent = "—";
     this.#el.error.hidden = true;
+    this.#el.warning.hidden = true;
     this.#el.success.hidden = true;
+    this.#el.retry.hidden = true;
     this.#el.cancel.disabled = false;
     this.#el.cancel.textContent = "Cancel snapshot";
     this.#showButtons(false);
   }
 
   #setProgress(value, label) {
-    this.#el.bar.setAttribute("aria-valuenow", String(value));
+    if (this.#el.bar.getAttribute("aria-valuenow") !== String(value)) {
+      this.#el.bar.setAttribute("aria-valuenow", String(value));
+      this.#el.fill.style.width = `${value}%`;
+    }
     this.#el.bar.setAttribute("aria-valuetext", `${value}% — ${label}`);
-    this.#el.fill.style.width = `${value}%`;
-    this.#el.percent.textContent = `${value}%`;
+    set(this.#el.percent, `${value}%`);
+  }
+
+  #setDot(dot, status) {
+    if (dot.dataset.status === status) return;
+    dot.dataset.status = status;
+    const label = config().steps.find((s) => String(s.stepNumber) === dot.dataset.step)?.label ?? "";
+    dot.querySelector("[data-part=step-label]").textContent = `${label}: ${STATUS_TEXT[status] ?? status}`;
+    if (status === "active") dot.setAttribute("aria-current", "step");
+    else dot.removeAttribute("aria-current");
+  }
+
+  /** Say a step change or the end once (not every event). */
+  #announce(key, text) {
+    if (this.#announced === key) return;
+    this.#announced = key;
+    this.#el.announce.textContent = text;
   }
 
   #showButtons(terminal) {
     this.#el.close.hidden = !terminal;
     this.#el.done.hidden = !terminal;
     this.#el.cancel.hidden = terminal;
+    if (!terminal) this.#el.retry.hidden = true;
     this.#el.background.hidden = terminal;
   }
 
   #render(event) {
     if (event.snapshotId !== this.snapshotId) return;
     const d = this.#dialog;
+    const total = config().totalSteps;
     const terminal = isTerminal(event);
     const state = terminal ? event.step : "running";
-    const step = Math.min(Math.max(event.stepNumber, 1), TOTAL_STEPS);
-    const label = stepLabel(event);
+    const outcome = displayState(event);
+    const step = Math.min(Math.max(event.stepNumber, 1), total);
+    const label = outcome === "completedWithWarnings" ? stateLabel(outcome) : stepLabel(event);
     d.dataset.state = state;
+    d.dataset.outcome = outcome;
     d.dataset.stepNumber = String(step);
     d.dataset.eventId = String(event.id);
-    this.#el.title.textContent = label;
-    this.#el.message.textContent = event.message || "";
+    set(this.#el.title, label);
+    set(this.#el.message, event.message || "");
     this.#setProgress(event.progress, label);
     this.#el.dots.forEach((dot, i) => {
       const n = i + 1;
       let status = "pending";
       if (n < step || (n === step && state === "completed")) status = "done";
       else if (n === step) status = state === "running" ? "active" : state;
-      dot.dataset.status = status;
+      this.#setDot(dot, status);
     });
-    this.#el.stepCount.textContent = `Step ${step} of ${TOTAL_STEPS}`;
+    set(this.#el.stepCount, `Step ${step} of ${total}`);
+    set(this.#el.work, terminal ? "" : stepWork(event));
     this.#renderStats(event, terminal);
+    const name = this.projectName ?? "";
+    if (terminal) this.#announce(`end:${event.step}`, `Snapshot of ${name}: ${stateLabel(outcome)}`);
+    else this.#announce(`step:${step}:${outcome}`, `${name}: ${label}, step ${step} of ${total}`);
     if (event.step === "failed") {
       this.#el.errorText.textContent = event.error || "The agent gave no reason.";
       this.#el.error.hidden = false;
+      this.#el.retry.hidden = false;
+    }
+    if (outcome === "completedWithWarnings") {
+      this.#el.warningText.textContent = skippedText(event);
+      this.#el.warning.hidden = false;
     }
     if (event.step === "completed") {
       this.#el.url.textContent = event.snapshotUrl || "";
       this.#el.success.hidden = false;
-      if (!this.#hovered) this.#scheduleAutoClose();
+      // With warnings, the window stays: there is something to read.
+      if (outcome === "completed" && !this.#hovered) this.#scheduleAutoClose();
       this.#autoCloseHint();
     }
     if (terminal && !this.terminal) {
       this.terminal = true;
       this.#showButtons(true);
       this.#el.done.focus();
+    }
+  }
+
+  async #retry() {
+    const button = this.#el.retry;
+    button.disabled = true;
+    try {
+      const started = await startSnapshot(this.projectId);
+      this.open({ projectId: this.projectId, projectName: this.projectName, snapshotId: started.snapshotId });
+      this.onRetry?.(this.projectId);
+    } catch (err) {
+      this.onMessage(`Could not retry: ${err.message}`);
+    } finally {
+      button.disabled = false;
     }
   }
 
@@ -201,6 +285,10 @@ export class ProgressModal {
   }
 
   #autoCloseHint() {
+    if (this.#dialog.dataset.outcome === "completedWithWarnings") {
+      this.#el.autoClose.textContent = "Some entries were skipped: this window stays open.";
+      return;
+    }
     this.#el.autoClose.textContent = this.#hovered
       ? "This window stays open while the pointer is on it."
       : "This window closes in 2 seconds.";
@@ -209,24 +297,21 @@ export class ProgressModal {
   #renderStats(event, terminal) {
     const el = this.#el;
     if (event.fileCount !== null && event.fileCount !== undefined) {
-      el.files.textContent = count(event.fileCount);
+      set(el.files, count(event.fileCount));
     } else if (event.stepNumber === 3 && event.stepDone) {
-      el.files.textContent = `${count(event.stepDone)} found`;
+      set(el.files, `${count(event.stepDone)} found`);
     } else {
-      el.files.textContent = "—";
+      set(el.files, "—");
     }
-    el.size.textContent = event.totalSize || "—";
+    set(el.size, event.totalSize || "—");
     if (terminal) {
-      el.rate.textContent = "—";
-      el.eta.textContent = "—";
+      set(el.rate, "—");
+      set(el.eta, "—");
       return;
     }
-    el.rate.textContent = rate(event) ?? "—";
-    if (event.etaSeconds !== null && event.etaSeconds !== undefined) {
-      el.eta.textContent = duration(event.etaSeconds);
-    } else {
-      el.eta.textContent = event.stepNumber >= 3 ? "estimating..." : "—";
-    }
+    set(el.rate, rate(event) ?? "—");
+    const left = event.etaSeconds !== null && event.etaSeconds !== undefined ? eta(event) : "";
+    set(el.eta, left ? left.replace(/^About /, "").replace(/ left$/, "") : event.queued ? "—" : "estimating...");
   }
 
   #renderConnection() {

@@ -1,24 +1,35 @@
 // The progress client: one SSE connection with reconnection, a heartbeat
-// watchdog and a polling fallback (DESIGN section 5).
+// watchdog and a polling fallback from the first failed attempt, while the
+// stream is retried in the background (DESIGN section 5).
 //
 // States: "idle" (not started), "connected" (stream open), "reconnecting"
 // (lost; retrying, and polling once `polling` is true), "disconnected"
 // (stopped: by stop(), by a terminal event, or by a 204 from the agent).
 
+import { DEFAULT_CONFIG } from "./config.js";
 import { readEventStream } from "./sse.js";
 import { watchFallback } from "./telemetry.js";
 
-/** Reconnect delays, in units of the agent's retry hint (1000 ms: 1 s, 2 s, 4 s...). */
-export const BACKOFF_STEPS = Object.freeze([1, 2, 4, 8, 15, 30]);
-/** Failed attempts in a row after which the client polls while it keeps retrying. */
-export const FAILURES_BEFORE_POLLING = 5;
-const JITTER = 0.2;
+/** Failed attempts in a row after which the client polls while it keeps retrying:
+ * the first, so the screen keeps moving within a poll interval. */
+export const FAILURES_BEFORE_POLLING = 1;
+
+/**
+ * The wait before the next attempt after `waits` waits in a row: delaysMs[waits],
+ * capped at the last one, spread by ±jitter. The same rule as the Python client's
+ * Backoff.delay (vidsync/client/backoff.py).
+ */
+export function backoffDelay(waits, { delaysMs, jitter }, random = Math.random) {
+  const nominal = delaysMs[Math.min(Math.max(waits, 0), delaysMs.length - 1)];
+  return nominal * (1 - jitter + 2 * jitter * random());
+}
 
 export class ProgressClient extends EventTarget {
   #url;
   #poll;
   #isFinal;
-  #retryMs;
+  #backoff;
+  #waits = 0;
   #heartbeatMs;
   #pollMs;
   #random;
@@ -33,7 +44,7 @@ export class ProgressClient extends EventTarget {
    * @param {string} options.url  the SSE stream
    * @param {() => Promise<object[]>} [options.poll]  current states, for the polling fallback
    * @param {(event: object) => boolean} [options.isFinal]  stop after this event
-   * @param {number} [options.retryMs]  base of the backoff (the agent's retry hint)
+   * @param {{delaysMs: number[], jitter: number}} [options.backoff]  the agent's schedule
    * @param {number} [options.heartbeatSeconds]  silence for twice this means a dead connection
    * @param {number} [options.pollIntervalMs]
    * @param {() => number} [options.random]  for the jitter
@@ -42,16 +53,16 @@ export class ProgressClient extends EventTarget {
     url,
     poll = null,
     isFinal = () => false,
-    retryMs = 1000,
-    heartbeatSeconds = 15,
-    pollIntervalMs = 1000,
+    backoff = DEFAULT_CONFIG.backoff,
+    heartbeatSeconds = DEFAULT_CONFIG.heartbeatSeconds,
+    pollIntervalMs = DEFAULT_CONFIG.pollIntervalMs,
     random = Math.random,
   }) {
     super();
     this.#url = url;
     this.#poll = poll;
     this.#isFinal = isFinal;
-    this.#retryMs = retryMs;
+    this.#backoff = backoff;
     this.#heartbeatMs = heartbeatSeconds * 1000;
     this.#pollMs = pollIntervalMs;
     this.pollIntervalMs = pollIntervalMs;
@@ -59,8 +70,10 @@ export class ProgressClient extends EventTarget {
     this.state = "idle";
     this.polling = false;
     this.failures = 0;
+    this.everConnected = false; // no "connection lost" before a first connection
     this.lastEventId = null;
     this.nextAttemptAt = null;
+    this.retryInMs = null;
     watchFallback(this, url);
   }
 
@@ -78,11 +91,6 @@ export class ProgressClient extends EventTarget {
     this.#stopPolling();
     this.nextAttemptAt = null;
     this.#setState("disconnected");
-  }
-
-  /** The delay before the next attempt after `failures` failed ones, before jitter. */
-  static backoffDelay(failures, retryMs = 1000) {
-    return BACKOFF_STEPS[Math.min(failures, BACKOFF_STEPS.length - 1)] * retryMs;
   }
 
   async #connect() {
@@ -110,6 +118,8 @@ export class ProgressClient extends EventTarget {
         }
         opened = true;
         this.failures = 0;
+        this.#waits = 0;
+        this.everConnected = true;
         this.#stopPolling();
         this.#setState("connected");
         this.#armWatchdog(controller);
@@ -147,8 +157,10 @@ export class ProgressClient extends EventTarget {
     if (this.failures >= FAILURES_BEFORE_POLLING && this.#poll && !this.polling) {
       this.#startPolling();
     }
-    const base = ProgressClient.backoffDelay(this.failures, this.#retryMs);
-    const delay = base * (1 - JITTER + 2 * JITTER * this.#random());
+    // The delay is looked up by the waits so far, before counting this one: 1, 2, 4 s.
+    const delay = backoffDelay(this.#waits, this.#backoff, this.#random);
+    this.#waits += 1;
+    this.retryInMs = delay;
     this.nextAttemptAt = Date.now() + delay;
     this.#setState("reconnecting", true);
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
@@ -212,6 +224,8 @@ export class ProgressClient extends EventTarget {
           state: this.state,
           polling: this.polling,
           failures: this.failures,
+          everConnected: this.everConnected,
+          retryInMs: this.retryInMs,
           nextAttemptAt: this.nextAttemptAt,
         },
       }),

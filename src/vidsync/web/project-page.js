@@ -3,9 +3,10 @@
 import * as api from "./api.js";
 import { DiffView } from "./diff.js";
 import { el } from "./dom.js";
-import { count, dateTime, stepLabel } from "./format.js";
+import { dateTime, plural } from "./format.js";
 import { HistoryView } from "./history.js";
-import { isQueued, isTerminal } from "./hub.js";
+import { isTerminal } from "./hub.js";
+import { LiveProgress } from "./live-progress.js";
 import { FileTree } from "./tree.js";
 
 const HISTORY_LIMIT = 100; // what GET .../snapshots answers by default
@@ -20,6 +21,7 @@ export class ProjectPage {
   #project = null;
   #reload = null;
   #reloadTree = false;
+  #liveProgress = new LiveProgress({ small: true });
 
   /**
    * @param {HTMLElement} root the page's container
@@ -160,7 +162,7 @@ export class ProjectPage {
       const answer = await this.#tree.load(projectId, snapshotId);
       if (this.projectId !== projectId) return;
       const s = answer.snapshot;
-      info.textContent = `Snapshot of ${dateTime(s.finishedAt ?? s.startedAt)} · ${count(s.fileCount ?? 0)} files · ${s.totalSize ?? "0 B"}`;
+      info.textContent = `Snapshot of ${dateTime(s.finishedAt ?? s.startedAt)} · ${plural(s.fileCount ?? 0, "file")} · ${s.totalSize ?? "0 B"}`;
       info.dataset.snapshotId = s.snapshotId;
       this.#q("tree-empty").hidden = true;
       this.#q("tree-head").hidden = false;
@@ -191,18 +193,14 @@ export class ProjectPage {
     const line = this.#q("live");
     const button = this.#q("snapshot");
     const running = event !== null && !isTerminal(event);
-    button.dataset.action = running ? "view" : "snapshot";
-    button.textContent = running ? "View progress" : "Snapshot now";
-    if (!running) {
-      line.hidden = true;
-      return;
+    const action = running ? "view" : "snapshot";
+    if (button.dataset.action !== action) {
+      button.dataset.action = action;
+      button.textContent = running ? "View progress" : "Snapshot now";
     }
-    line.hidden = false;
-    const queued = isQueued(event);
-    line.replaceChildren(
-      el("span", { class: `badge ${queued ? "badge-queued" : "badge-running"}`, text: queued ? "Queued" : "Running" }),
-      " ",
-      queued ? "Waiting for a free batch slot" : `Step ${Math.max(event.stepNumber, 1)} of 6 · ${stepLabel(event)} · ${event.progress}%`,
-    );
+    line.hidden = !running;
+    if (!running) return;
+    if (!line.contains(this.#liveProgress.node)) line.replaceChildren(this.#liveProgress.node);
+    this.#liveProgress.show(event, this.#project?.name ?? event.projectId);
   }
 }

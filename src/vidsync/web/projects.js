@@ -1,10 +1,18 @@
 // The projects list: one row per project, with its latest snapshot or live progress.
+//
+// Rows are built once and then updated in place: a live event changes a few
+// texts and attributes, never the row's elements, so a click in progress, the
+// keyboard focus and a text selection survive every event.
 
-import { ago, count, stepLabel } from "./format.js";
 import { el } from "./dom.js";
-import { isQueued, isTerminal } from "./hub.js";
+import { ago, count, displayState, plural, skippedText } from "./format.js";
+import { isTerminal } from "./hub.js";
+import { stateLabel } from "./config.js";
+import { LiveProgress } from "./live-progress.js";
 
-const STATE_LABELS = { completed: "Completed", failed: "Failed", cancelled: "Cancelled" };
+const set = (node, text) => {
+  if (node.textContent !== text) node.textContent = text;
+};
 
 export class ProjectsView {
   #list;
@@ -12,6 +20,7 @@ export class ProjectsView {
   #count;
   #hub;
   #projects = new Map();
+  #rows = new Map();
   #selected = new Set();
 
   /**
@@ -56,9 +65,7 @@ export class ProjectsView {
 
   select(ids) {
     this.#selected = new Set(ids);
-    for (const box of this.#list.querySelectorAll("input[data-action=select]")) {
-      box.checked = this.#selected.has(box.closest("[data-project-id]").dataset.projectId);
-    }
+    for (const [id, row] of this.#rows) row.check.checked = this.#selected.has(id);
     this.#list.dispatchEvent(new CustomEvent("selectionchange", { bubbles: true }));
   }
 
@@ -70,132 +77,139 @@ export class ProjectsView {
     return this.#projects.get(projectId) ?? null;
   }
 
-  /** Replace the list (keeps focus on a row's button when it is re-rendered). */
+  /** Show this list: rows of known projects are updated, not rebuilt. */
   setProjects(projects) {
-    const focused = document.activeElement?.closest?.("[data-project-id]");
-    const focusKey = focused
-      ? [focused.dataset.projectId, document.activeElement.dataset.action]
-      : null;
     this.#projects = new Map(projects.map((p) => [p.projectId, p]));
     this.#selected = new Set([...this.#selected].filter((id) => this.#projects.has(id)));
-    this.#list.replaceChildren(...projects.map((p) => this.#row(p)));
-    this.#empty.hidden = projects.length > 0;
-    this.#count.textContent = projects.length ? `${projects.length}` : "";
-    this.#list.dispatchEvent(new CustomEvent("selectionchange", { bubbles: true }));
-    if (focusKey) {
-      const row = this.#rowOf(focusKey[0]);
-      row?.querySelector(`[data-action="${focusKey[1]}"]`)?.focus();
+    for (const [id, row] of this.#rows) {
+      if (!this.#projects.has(id)) {
+        row.node.remove();
+        this.#rows.delete(id);
+      }
     }
+    let previous = null;
+    for (const project of projects) {
+      let row = this.#rows.get(project.projectId);
+      if (!row) {
+        row = this.#build(project);
+        this.#rows.set(project.projectId, row);
+      }
+      this.#fill(row, project);
+      // Move a row only when it is out of place: moving a node drops its focus.
+      const wanted = previous ? previous.nextElementSibling : this.#list.firstElementChild;
+      if (wanted !== row.node) {
+        if (previous) previous.after(row.node);
+        else this.#list.prepend(row.node);
+      }
+      previous = row.node;
+    }
+    this.#empty.hidden = projects.length > 0;
+    this.#count.textContent = projects.length ? count(projects.length) : "";
+    this.#list.dispatchEvent(new CustomEvent("selectionchange", { bubbles: true }));
   }
 
-  /** A live event: redraw that project's status cell and actions. */
+  /** A live event: update that project's row in place. */
   update(event) {
     const project = this.#projects.get(event.projectId);
-    const row = this.#rowOf(event.projectId);
-    if (!project || !row) return;
-    const active = document.activeElement;
-    const action = row.contains(active) ? active.dataset.action : null;
-    const fresh = this.#row(project);
-    row.replaceWith(fresh);
-    if (action) {
-      (fresh.querySelector(`[data-action="${action}"]`) ?? fresh.querySelector("button"))?.focus();
-    }
+    const row = this.#rows.get(event.projectId);
+    if (project && row) this.#fill(row, project);
   }
 
-  #rowOf(projectId) {
-    return this.#list.querySelector(`[data-project-id="${CSS.escape(projectId)}"]`);
-  }
-
-  #row(project) {
-    const live = this.#hub.latest(project.projectId);
-    const running = live !== null && !isTerminal(live);
-    const queued = running && isQueued(live);
-    const href = `#/projects/${encodeURIComponent(project.projectId)}`;
-    const heading = el("h3", { class: "project-name" }, el("a", { href, text: project.name, title: "Files and history" }));
-    const select = el("input", {
-      type: "checkbox",
-      class: "row-check",
-      dataset: { action: "select" },
-      "aria-label": `Select ${project.name}`,
-      checked: this.#selected.has(project.projectId),
-    });
-    const path = el("p", { class: "project-path", title: project.localPath, text: project.localPath });
-    const status = running ? this.#progress(project, live) : this.#latest(project, live);
-    const primary = running
-      ? el("button", { type: "button", class: "btn", dataset: { action: "view" } }, "View progress")
-      : el("button", { type: "button", class: "btn", dataset: { action: "snapshot" } }, "Snapshot now");
-    primary.setAttribute("aria-label", `${primary.textContent}: ${project.name}`);
-    const remove = el(
-      "button",
-      { type: "button", class: "btn btn-ghost btn-danger", dataset: { action: "delete" } },
-      "Delete",
-    );
-    remove.setAttribute("aria-label", `Delete ${project.name}`);
-    return el(
+  #build(project) {
+    const link = el("a", { href: `#/projects/${encodeURIComponent(project.projectId)}`, title: "Files and history" });
+    const check = el("input", { type: "checkbox", class: "row-check", dataset: { action: "select" } });
+    const path = el("p", { class: "project-path" });
+    const summary = el("div", { class: "row-summary", dataset: { part: "summary" } });
+    const live = new LiveProgress({ small: true });
+    live.node.dataset.part = "live";
+    const primary = el("button", { type: "button", class: "btn" });
+    const remove = el("button", { type: "button", class: "btn btn-ghost btn-danger", dataset: { action: "delete" } }, "Delete");
+    const node = el(
       "li",
-      {
-        class: "project",
-        dataset: {
-          projectId: project.projectId,
-          state: queued ? "queued" : running ? "running" : (live?.step ?? project.latestSnapshot?.state ?? "none"),
-        },
-      },
-      select,
-      el("div", { class: "project-main" }, heading, path),
-      el("div", { class: "project-status" }, status),
+      { class: "project", dataset: { projectId: project.projectId } },
+      check,
+      el("div", { class: "project-main" }, el("h3", { class: "project-name" }, link), path),
+      el("div", { class: "project-status" }, summary, live.node),
       el("div", { class: "project-actions" }, primary, remove),
     );
+    return { node, link, check, path, summary, live, primary, remove, summaryKey: null };
   }
 
-  #progress(project, event) {
-    const bar = el(
-      "div",
-      {
-        class: "bar bar-small",
-        role: "progressbar",
-        "aria-valuemin": "0",
-        "aria-valuemax": "100",
-        "aria-valuenow": String(event.progress),
-        "aria-label": `Snapshot progress of ${project.name}`,
-      },
-      el("div", { class: "bar-fill", style: `width: ${event.progress}%` }),
-    );
-    const step = Math.max(event.stepNumber, 1);
-    const text = isQueued(event)
-      ? el("p", { class: "status-line" }, el("span", { class: "badge badge-queued", text: "Queued" }), " waiting for a free batch slot")
-      : el("p", {
-          class: "status-line",
-          text: `Step ${step} of 6 · ${stepLabel(event)} · ${event.progress}%`,
-        });
-    return el("div", { class: "row-progress", dataset: { part: "live" } }, bar, text);
-  }
+  #fill(row, project) {
+    const event = this.#hub.latest(project.projectId);
+    const running = event !== null && !isTerminal(event);
+    set(row.link, project.name);
+    set(row.path, project.localPath);
+    row.path.title = project.localPath;
+    row.check.setAttribute("aria-label", `Select ${project.name}`);
+    row.check.checked = this.#selected.has(project.projectId);
+    row.remove.setAttribute("aria-label", `Delete ${project.name}`);
 
-  #latest(project, live) {
-    // The live terminal event is newer than the list until the list is reloaded.
-    const record = project.latestSnapshot;
-    let state;
-    let parts = [];
-    let error = null;
-    if (live && (!record || record.snapshotId !== live.snapshotId || record.state === "running")) {
-      state = live.step;
-      if (live.fileCount !== null && live.fileCount !== undefined) parts.push(`${count(live.fileCount)} files`);
-      if (live.totalSize) parts.push(live.totalSize);
-      parts.push(ago(live.timestamp));
-      error = live.error ?? null;
-    } else if (record) {
-      state = record.state;
-      if (record.fileCount !== null) parts.push(`${count(record.fileCount)} files`);
-      if (record.totalSize) parts.push(record.totalSize);
-      parts.push(ago(record.finishedAt ?? record.startedAt));
-      error = record.error;
-    } else {
-      return el("p", { class: "status-line muted", text: "No snapshot yet" });
+    const outcome = this.#outcome(project, event);
+    const state = running ? displayState(event) : (outcome?.state ?? "none");
+    if (row.node.dataset.state !== state) row.node.dataset.state = state;
+    row.live.node.hidden = !running;
+    row.summary.hidden = running;
+    if (running) row.live.show(event, project.name);
+    else this.#summary(row, outcome);
+
+    const action = running ? "view" : state === "failed" ? "retry" : "snapshot";
+    const label = { view: "View progress", retry: "Retry", snapshot: "Snapshot now" }[action];
+    if (row.primary.dataset.action !== action) {
+      row.primary.dataset.action = action; // same element: focus stays on it
+      row.primary.classList.toggle("btn-retry", action === "retry");
     }
-    parts = parts.filter(Boolean);
-    const badge = el("span", { class: `badge badge-${state}`, text: STATE_LABELS[state] ?? state });
-    const meta = el("span", { class: "status-meta", text: parts.join(" · ") });
-    const line = el("p", { class: "status-line" }, badge, " ", meta);
-    if (!error || state !== "failed") return line;
-    return el("div", {}, line, el("p", { class: "status-error", title: error, text: error }));
+    set(row.primary, label);
+    row.primary.setAttribute("aria-label", `${label}: ${project.name}`);
+  }
+
+  /** The latest outcome: the live terminal event is newer than the list until it reloads. */
+  #outcome(project, live) {
+    const record = project.latestSnapshot;
+    if (live && isTerminal(live) && (!record || record.snapshotId !== live.snapshotId || record.state === "running")) {
+      return {
+        key: `${live.snapshotId}:${live.id}`,
+        state: displayState(live),
+        fileCount: live.fileCount,
+        totalSize: live.totalSize,
+        when: live.timestamp,
+        error: live.error ?? null,
+        skipped: skippedText(live),
+      };
+    }
+    if (!record || record.state === "running") return null;
+    return {
+      key: `${record.snapshotId}:${record.state}`,
+      state: displayState(record),
+      fileCount: record.fileCount,
+      totalSize: record.totalSize,
+      when: record.finishedAt ?? record.startedAt,
+      error: record.error,
+      skipped: skippedText(record),
+    };
+  }
+
+  #summary(row, outcome) {
+    const key = outcome ? `${outcome.key}:${ago(outcome.when)}` : "none";
+    if (row.summaryKey === key) return; // nothing new: leave the nodes (and any selection) alone
+    row.summaryKey = key;
+    if (!outcome) {
+      row.summary.replaceChildren(el("p", { class: "status-line muted", text: "No snapshot yet" }));
+      return;
+    }
+    const parts = [];
+    if (outcome.fileCount !== null && outcome.fileCount !== undefined) parts.push(plural(outcome.fileCount, "file"));
+    if (outcome.totalSize) parts.push(outcome.totalSize);
+    parts.push(ago(outcome.when));
+    const badge = el("span", { class: `badge badge-${outcome.state}`, text: stateLabel(outcome.state) });
+    const line = el("p", { class: "status-line" }, badge, " ", el("span", { class: "status-meta", text: parts.filter(Boolean).join(" · ") }));
+    const extra = [];
+    if (outcome.state === "failed" && outcome.error) {
+      extra.push(el("p", { class: "status-error", title: outcome.error, text: outcome.error }));
+    }
+    if (outcome.state === "completedWithWarnings" && outcome.skipped) {
+      extra.push(el("p", { class: "status-warning", text: outcome.skipped }));
+    }
+    row.summary.replaceChildren(line, ...extra);
   }
 }

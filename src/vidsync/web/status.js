@@ -13,6 +13,10 @@ export function connectionText(client) {
     case "connected":
       return { kind: "stable", text: "Live: connected to the agent" };
     case "reconnecting":
+      if (!client.everConnected) {
+        // Nothing was ever connected, so nothing was lost.
+        return { kind: "connecting", text: "Connecting to the agent..." };
+      }
       return {
         kind: "reconnecting",
         text: client.failures
