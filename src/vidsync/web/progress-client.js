@@ -6,6 +6,7 @@
 // (stopped: by stop(), by a terminal event, or by a 204 from the agent).
 
 import { readEventStream } from "./sse.js";
+import { watchFallback } from "./telemetry.js";
 
 /** Reconnect delays, in units of the agent's retry hint (1000 ms: 1 s, 2 s, 4 s...). */
 export const BACKOFF_STEPS = Object.freeze([1, 2, 4, 8, 15, 30]);
@@ -60,6 +61,7 @@ export class ProgressClient extends EventTarget {
     this.failures = 0;
     this.lastEventId = null;
     this.nextAttemptAt = null;
+    watchFallback(this, url);
   }
 
   start() {
