@@ -83,6 +83,9 @@ class ProgressEvent:
     queued: bool = False
     # An upload retry in progress: {"attempt", "maxAttempts", "delaySeconds"}.
     retry: dict[str, Any] | None = None
+    # Entries left out (vanished, unreadable, special), on terminal events only.
+    skipped_count: int | None = None
+    skipped: dict[str, int] | None = None
     # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
     global_id: int = 0
     # The compact JSON text, made once however many subscribers send it. Not an
@@ -92,6 +95,11 @@ class ProgressEvent:
     @property
     def terminal(self) -> bool:
         return self.step.terminal
+
+    @property
+    def has_warnings(self) -> bool:
+        """Completed, but some entries were left out: "completed with N skipped"."""
+        return self.step is Step.COMPLETED and bool(self.skipped_count)
 
     def replace(self, **changes: Any) -> ProgressEvent:
         return dataclasses.replace(self, **changes)
@@ -116,6 +124,8 @@ class ProgressEvent:
             "etaSeconds": self.eta_seconds,
             "queued": self.queued,
             "retry": self.retry,
+            "skippedCount": self.skipped_count,
+            "skipped": self.skipped,
         }
         if self.snapshot_url is not None:
             data["snapshotUrl"] = self.snapshot_url
@@ -153,6 +163,8 @@ class ProgressEvent:
             resync=bool(data.get("resync", False)),
             queued=bool(data.get("queued", False)),
             retry=data.get("retry"),
+            skipped_count=data.get("skippedCount"),
+            skipped=data.get("skipped"),
         )
 
 
@@ -223,6 +235,12 @@ class SnapshotRecord:
     manifest_url: str | None = None
     manifest_bytes: int | None = None
     error: str | None = None
+    skipped: dict[str, int] | None = None  # skipped_count by kind
+    resume_of: str | None = None  # the interrupted snapshot this one restarted
+
+    @property
+    def has_warnings(self) -> bool:
+        return self.state is SnapshotState.COMPLETED and bool(self.skipped_count)
 
     def to_json(self) -> dict[str, Any]:
         duration = None
@@ -240,9 +258,11 @@ class SnapshotRecord:
             "totalBytes": self.total_bytes,
             "totalSize": human_size(self.total_bytes) if self.total_bytes is not None else None,
             "skippedCount": self.skipped_count,
+            "skipped": self.skipped,
             "snapshotUrl": self.manifest_url,
             "manifestBytes": self.manifest_bytes,
             "error": self.error,
+            "resumeOf": self.resume_of,
         }
 
 

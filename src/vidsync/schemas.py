@@ -61,6 +61,12 @@ class ProgressEventBody(Wire):
     rate: float | None = Field(description="Units of the step per second (see /api/v1/config)")
     eta_seconds: float | None
     queued: bool = Field(default=False, description="A batch snapshot waiting for a free slot")
+    skipped_count: int | None = Field(
+        default=None, description="Terminal events: entries left out (0 when none)"
+    )
+    skipped: dict[str, int] | None = Field(
+        default=None, description="skippedCount by kind: vanished, unreadable, special"
+    )
     retry: RetryInfo | None = None
     snapshot_url: str | None = Field(default=None, description="Only on completed")
     error: str | None = Field(default=None, description="Only on failed")
@@ -89,9 +95,33 @@ class SnapshotBody(Wire):
     total_bytes: int | None
     total_size: str | None
     skipped_count: int | None
+    skipped: dict[str, int] | None = Field(
+        description="skippedCount by kind: vanished, unreadable, special"
+    )
     snapshot_url: str | None
     manifest_bytes: int | None
     error: str | None
+    resume_of: str | None = Field(
+        default=None, description="The interrupted snapshot this one restarted"
+    )
+
+
+class SkippedEntry(Wire):
+    kind: Literal["vanished", "unreadable", "special"]
+    path: str
+
+
+class SkippedPage(Wire):
+    """A page of what a snapshot left out; only the first paths are kept (``stored``)."""
+
+    snapshot_id: str
+    skipped_count: int | None
+    skipped: dict[str, int] | None
+    stored: int
+    entries: list[SkippedEntry]
+    offset: int
+    limit: int
+    next_offset: int | None
 
 
 class ProjectBody(Wire):

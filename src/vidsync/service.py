@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchResult, BatchRunner
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
-from vidsync.snapshot.recovery import recover, restore_progress
+from vidsync.snapshot.recovery import recover, restore_progress, resume_interrupted
 from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
 from vidsync.storage import open_store
 from vidsync.storage.base import Store
@@ -118,6 +118,8 @@ class Service:
     jobs: Jobs
     sources: SourceFactory
     batch: BatchRunner
+    # Snapshots the previous run left running (failed as interrupted at start-up).
+    interrupted: list[SnapshotRecord] = field(default_factory=list)
 
     # -- lookups -------------------------------------------------------------
 
@@ -226,6 +228,10 @@ class Service:
         result.errors[:0] = unknown
         return result
 
+    def resume_interrupted(self) -> list[str]:
+        """Start the snapshots a kill interrupted again, once (``VIDSYNC_RESUME_INTERRUPTED``)."""
+        return resume_interrupted(self.db, self.jobs, self.interrupted)
+
     def close(self) -> None:
         self.jobs.shutdown()
         self.sources.stop()
@@ -259,9 +265,10 @@ def build_service(
         clock=clock,
         throttle=settings.throttle,
     )
+    interrupted: list[SnapshotRecord] = []
     if recover_previous:
-        recover(db, tracker, store, settings.work_dir, clock)
+        interrupted = recover(db, tracker, store, settings.work_dir, clock)
     else:
         restore_progress(db, tracker)
     batch = BatchRunner(jobs, settings.batch_concurrency)
-    return Service(settings, clock, db, tracker, store, jobs, sources, batch)
+    return Service(settings, clock, db, tracker, store, jobs, sources, batch, interrupted)

@@ -56,6 +56,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_API_KEY_LENGTH = 16
+
+
 # The environment ``Settings.from_env(env)`` reads instead of os.environ.
 _ENV: ContextVar[Mapping[str, str] | None] = ContextVar("vidsync_settings_env", default=None)
 
@@ -105,6 +108,8 @@ class Settings(BaseSettings):
     # Comma-separated in the environment.
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     batch_concurrency: int = Field(default=2, ge=1)
+    # Start snapshots that a kill interrupted again, once, when the agent starts.
+    resume_interrupted: bool = False
     # Seconds slept per unit of work (file browsed, chunk written). For tests and
     # demos only: 0 means the pipeline never sleeps.
     throttle: float = Field(default=0.0, ge=0)
@@ -115,6 +120,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(h.strip() for h in value.split(",") if h.strip())
         return value
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _strip_key(cls, value: str | None) -> str | None:
+        # A key with spaces around it could never match a header.
+        return value.strip() if value is not None else None
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -149,6 +160,12 @@ class Settings(BaseSettings):
 
     def check(self) -> None:
         """Rules between settings (each value alone was checked when it was read)."""
+        if self.api_key is not None and len(self.api_key) < MIN_API_KEY_LENGTH:
+            raise SettingsError(
+                f"VIDSYNC_API_KEY is too short ({len(self.api_key)} characters without "
+                f"spaces): use at least {MIN_API_KEY_LENGTH}, e.g. "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
         if not is_loopback(self.host) and not self.api_key:
             raise SettingsError(
                 f"VIDSYNC_HOST={self.host} is not a loopback address: set VIDSYNC_API_KEY "

@@ -26,6 +26,9 @@ def test_defaults_are_the_embedded_mode() -> None:
         ({"VIDSYNC_HOST": "0.0.0.0"}, "set VIDSYNC_API_KEY"),
         ({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/0"}, "only 'memory'"),
         ({"VIDSYNC_PROGRESS_BUFFER_SIZE": "0"}, "VIDSYNC_PROGRESS_BUFFER_SIZE='0'.*at least 1"),
+        ({"VIDSYNC_API_KEY": " "}, "VIDSYNC_API_KEY is too short"),
+        ({"VIDSYNC_API_KEY": "a"}, "VIDSYNC_API_KEY is too short"),
+        ({"VIDSYNC_API_KEY": "  fifteen-chars  "}, "VIDSYNC_API_KEY is too short"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:
@@ -34,7 +37,7 @@ def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None
 
 
 def test_off_loopback_with_an_api_key_is_allowed() -> None:
-    Settings.from_env({"VIDSYNC_HOST": "0.0.0.0", "VIDSYNC_API_KEY": "k"}).check()
+    Settings.from_env({"VIDSYNC_HOST": "0.0.0.0", "VIDSYNC_API_KEY": "k" * 16}).check()
 
 
 def test_variables_are_read_under_their_documented_names() -> None:
@@ -55,3 +58,15 @@ def test_from_env_reads_only_the_given_mapping(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("VIDSYNC_PORT", "6000")
     assert Settings.from_env({}).port == 5001
     assert Settings.from_env().port == 6000
+
+
+def test_api_key_is_stripped_and_needs_16_characters() -> None:
+    assert Settings.from_env({"VIDSYNC_API_KEY": " sixteen-chars-ok \n"}).api_key == (
+        "sixteen-chars-ok")
+    with pytest.raises(SettingsError, match="VIDSYNC_API_KEY"):
+        Settings(api_key="").check()
+
+
+def test_resume_interrupted_is_off_unless_asked() -> None:
+    assert not Settings.from_env({}).resume_interrupted
+    assert Settings.from_env({"VIDSYNC_RESUME_INTERRUPTED": "1"}).resume_interrupted

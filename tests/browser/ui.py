@@ -179,7 +179,7 @@ def wait_modal_state(page: Page, state: str, timeout: float = 30_000) -> None:
 
 def subscribers(agent: AgentProcess) -> int:
     text = httpx.get(agent.url + "/metrics").text
-    match = re.search(r"^vidsync_progress_subscribers (\d+)$", text, re.M)
+    match = re.search(r"^vidsync_progress_subscribers (\d+)(?:\.0)?$", text, re.M)
     assert match, text
     return int(match.group(1))
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from vidsync.models import (
@@ -15,6 +15,7 @@ from vidsync.models import (
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
+from vidsync.snapshot.skips import SkipLog
 from vidsync.snapshot.source import CancelToken, StepProgress
 from vidsync.storage.local import LocalStore
 
@@ -34,7 +35,10 @@ class GatedSource:
     def __init__(self, gate: threading.Semaphore, seen: Concurrency) -> None:
         self.gate = gate
         self.seen = seen
+        self.skips = SkipLog()
         self.skipped = 0
+
+    def check_root(self) -> None: ...
 
     def wait_ready(self, progress: StepProgress, cancel: CancelToken) -> None: ...
 
@@ -58,7 +62,9 @@ class Log:
     def __init__(self) -> None:
         self.records: dict[str, SnapshotRecord] = {}
 
-    def save_snapshot(self, record: SnapshotRecord) -> None:
+    def save_snapshot(
+        self, record: SnapshotRecord, skipped_paths: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.records[record.id] = record
 
 

@@ -115,7 +115,7 @@ def test_non_utf8_name_is_kept_exactly(tmp_path: Path, tree: Path) -> None:
                                                                    NON_UTF8)).st_mtime_ns
 
 
-def test_file_deleted_during_the_walk_is_left_out_not_fatal(tmp_path: Path) -> None:
+def test_file_deleted_during_the_walk_is_left_out_and_counted_as_vanished(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {"a": {f"f{i:03d}": "x" for i in range(50)}})
     source = LocalSource(root)
 
@@ -132,7 +132,8 @@ def test_file_deleted_during_the_walk_is_left_out_not_fatal(tmp_path: Path) -> N
     entries.extend(walk)
     paths = [e.path for e in entries]
     assert "a/f040" not in paths and "a/f039" in paths and len(paths) == 50
-    assert source.vanished == 1 and source.skipped == 0
+    assert source.skips.by_kind() == {"vanished": 1, "unreadable": 0, "special": 0}
+    assert source.skips.paths == [("vanished", "a/f040")]
 
 
 def test_folder_that_cannot_be_listed_is_skipped_and_counted(tmp_path: Path) -> None:

@@ -37,8 +37,11 @@ def wait_until(condition: object, timeout: float = 10.0, interval: float = 0.02)
 class AgentProcess:
     """``python -m vidsync serve`` with its own data dir; stderr kept for failures."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, log_level: str = "warning", **env: str
+    ) -> None:
         self.data_dir = data_dir
+        self.log_level = log_level
         self.port = port or free_port()
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
@@ -59,7 +62,7 @@ class AgentProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vidsync.cli.main", "serve", "--log-level", "warning"],
+            [sys.executable, "-m", "vidsync.cli.main", "serve", "--log-level", self.log_level],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -14,9 +14,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
-from vidsync.api import metrics, progress, projects, snapshots
+from vidsync.api import metrics, progress, projects, skipped, snapshots
 from vidsync.api.errors import BodyLimit, install_error_handlers
-from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard
+from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard, OriginGuard
 from vidsync.api.state import Agent
 from vidsync.clock import Clock
 from vidsync.protocol import (
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A managed Syncthing that cannot start fails the start-up, with its log.
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
+        if settings.resume_interrupted:  # after Syncthing is up: its sources need it
+            agent.resume_interrupted()
         try:
             yield
         finally:
@@ -64,7 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(projects.router)
     app.include_router(progress.router)
     app.include_router(snapshots.router)
-    app.include_router(metrics.router)
+    app.include_router(skipped.router)
+    metrics.install(app, agent)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary",
              response_model=Health)
@@ -109,5 +112,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if settings.api_key:
         app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
     app.add_middleware(BodyLimit)
+    app.add_middleware(OriginGuard, allowed=allowed, port=settings.port)
     app.add_middleware(HostGuard, allowed=allowed)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Response
 
 from vidsync.api.errors import ApiError, responses
+from vidsync.api.metrics import FrameHookDep
 from vidsync.api.routing import api_router
 from vidsync.api.sse import EventStreamResponse
 from vidsync.api.state import SNAPSHOT_ID_RE, Agent, get_agent
@@ -109,6 +110,7 @@ def stream_progress(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     lastEventId: Annotated[str | None, Query()] = None,
     snapshotId: Annotated[str | None, Query()] = None,
+    on_sent: FrameHookDep = None,
 ) -> Any:
     project = agent.project(projectId)
     resume = _last_event_id(last_event_id, lastEventId)
@@ -120,14 +122,16 @@ def stream_progress(
             sub = Subscription(1, project_id=project.id, snapshot_id=snapshotId)
             sub.push(finished)
             return EventStreamResponse(
-                sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms
+                sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms,
+                on_sent=on_sent,
             )
     sub = agent.tracker.subscribe(project.id, last_event_id=resume, snapshot_id=snapshotId)
     if sub.already_finished:
         sub.close()
         return Response(status_code=204)
     return EventStreamResponse(
-        sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms
+        sub, heartbeat=agent.settings.sse_heartbeat, retry_ms=agent.settings.sse_retry_ms,
+        on_sent=on_sent,
     )
 
 
@@ -142,6 +146,7 @@ def stream_all_progress(
     agent: AgentDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     lastEventId: Annotated[str | None, Query()] = None,
+    on_sent: FrameHookDep = None,
 ) -> Any:
     resume = _last_event_id(last_event_id, lastEventId)
     sub = agent.tracker.subscribe_all(last_event_id=resume)
@@ -154,4 +159,5 @@ def stream_all_progress(
         heartbeat=agent.settings.sse_heartbeat,
         retry_ms=agent.settings.sse_retry_ms,
         event_id=global_id,
+        on_sent=on_sent,
     )

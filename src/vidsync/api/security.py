@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import hmac
 import json
-from urllib.parse import parse_qs
+import logging
+import re
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
-def _host_name(host_header: str) -> str:
-    host = host_header.strip().lower()
-    if host.startswith("["):  # [::1]:5001
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+# A Host header is a name, an IPv4 address or a bracketed IPv6 address, and an
+# optional numeric port: nothing else (no userinfo, path, spaces...).
+_HOST_RE = re.compile(
+    r"(?P<name>[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?|\[[0-9a-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def parse_host(host_header: str) -> tuple[str, int | None] | None:
+    """``(name, port)`` of a Host header (IPv6 without brackets), or None if malformed."""
+    match = _HOST_RE.fullmatch(host_header.lower())
+    if match is None:
+        return None
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 0 < port < 65536:
+        return None
+    return match["name"].strip("[]"), port
+
+
+def _host_name(host_header: str) -> str | None:
+    parsed = parse_host(host_header)
+    return parsed[0] if parsed else None
 
 
 class HostGuard:
@@ -39,10 +57,11 @@ class HostGuard:
                 host = value.decode("latin-1")
                 break
         if _host_name(host) not in self.allowed:
+            shown = host if len(host) <= 100 else host[:100] + "..."
             await _deny(
                 send,
                 403,
-                f"Host header {host!r} is not allowed: open the agent at its own address "
+                f"Host header {shown!r} is not allowed: open the agent at its own address "
                 "or add the name to VIDSYNC_ALLOWED_HOSTS",
             )
             return
@@ -73,6 +92,79 @@ class ApiKeyGuard:
             given = query.get("apiKey", [""])[0].encode()
         if not hmac.compare_digest(given, self.key):
             await _deny(send, 401, "missing or wrong API key: send it as X-API-Key")
+            return
+        await self.app(scope, receive, send)
+
+
+_SECRET_IN_QUERY = re.compile(r"(?i)([?&](?:apikey|api_key|api-key)=)[^&#\s]*")
+
+
+def redact(text: str) -> str:
+    """``/x?apiKey=s3cret&a=1`` -> ``/x?apiKey=[redacted]&a=1``."""
+    return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps API keys sent as ``?apiKey=`` (EventSource cannot send headers) out of
+    log lines: uvicorn's access log prints the full path with its query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class OriginGuard:
+    """CSRF guard: refuse a state-changing request that a page of another site sent.
+
+    Browsers send ``Origin`` on cross-origin POSTs (and ``Sec-Fetch-Site``), even
+    "simple" ones without a body that need no CORS preflight. Requests without
+    them (CLI, Python client, curl) are not from a browser page and pass.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: set[str], port: int) -> None:
+        self.app = app
+        self.allowed = {h.lower().strip("[]") for h in allowed}
+        self.port = port
+
+    def own_origin(self, origin: str) -> bool:
+        try:
+            parts = urlsplit(origin)
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:
+            return False
+        return (
+            parts.scheme in ("http", "https")
+            and parts.hostname is not None
+            and parts.hostname.strip("[]") in self.allowed
+            and port == self.port
+            and not parts.username
+            and parts.path in ("", "/")
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in UNSAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        origin = site = None
+        for name, value in scope.get("headers", []):
+            if name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"sec-fetch-site":
+                site = value.decode("latin-1").lower()
+        if site == "cross-site" or (origin is not None and not self.own_origin(origin)):
+            shown = origin if origin is None or len(origin) <= 100 else origin[:100] + "..."
+            await _deny(
+                send,
+                403,
+                f"cross-site request refused (Origin {shown!r}): only the agent's own web UI "
+                "may change things from a browser",
+            )
             return
         await self.app(scope, receive, send)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from types import FrameType
 
 import uvicorn
 
 from vidsync.api.app import create_app
+from vidsync.api.security import RedactSecrets
 from vidsync.api.state import Agent
 from vidsync.settings import Settings
 
@@ -37,6 +39,9 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         log_level=log_level,
         timeout_graceful_shutdown=8,
     )
+    # After Config, which sets up uvicorn's loggers.
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(RedactSecrets())
     server = _AgentServer(config)
     server.agent = app.state.agent
     server.run()

@@ -39,12 +39,14 @@ class EventStreamResponse(Response):
         retry_ms: int,
         event_id: Callable[[ProgressEvent], int] = lambda e: e.id,
         send_timeout: float = 30.0,
+        on_sent: Callable[[ProgressEvent], None] | None = None,
     ) -> None:
         self.subscription = subscription
         self.heartbeat = heartbeat
         self.retry_ms = retry_ms
         self.event_id = event_id
         self.send_timeout = send_timeout
+        self.on_sent = on_sent
         self.status_code = 200
         self.background = None
 
@@ -83,6 +85,8 @@ class EventStreamResponse(Response):
                 await self._send(send, b": ping\n\n")
                 continue
             await self._send(send, frame(event, self.event_id(event)))
+            if self.on_sent is not None:
+                self.on_sent(event)
             if sub.ended:
                 break
         await self._send(send, b"", more=False)

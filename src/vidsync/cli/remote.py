@@ -7,6 +7,7 @@ from a :class:`~vidsync.client.ProgressClient`, with the connection state.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -56,7 +57,8 @@ async def watch(url: str, project: str, *, json_lines: bool) -> int:
             info = await resolve_project(agent, project)
         except AgentError as exc:
             return report_error(exc)
-        return await _follow(agent, info["projectId"], None, json_lines, cancel_on_ctrl_c=False)
+        return await _follow(agent, info["projectId"], None, json_lines, cancel_on_ctrl_c=False,
+                             retry=retry_command(url, info["projectId"]))
 
 
 async def snapshot(url: str, target: str, *, json_lines: bool) -> int:
@@ -66,7 +68,13 @@ async def snapshot(url: str, target: str, *, json_lines: bool) -> int:
             project_id, snapshot_id = await _start(agent, target)
         except AgentError as exc:
             return report_error(exc)
-        return await _follow(agent, project_id, snapshot_id, json_lines, cancel_on_ctrl_c=True)
+        return await _follow(agent, project_id, snapshot_id, json_lines, cancel_on_ctrl_c=True,
+                             retry=retry_command(url, project_id))
+
+
+def retry_command(url: str, project_id: str) -> str:
+    """The command that starts a new snapshot of the project: shown after a failure."""
+    return f"vidsync snapshot --agent {shlex.quote(url)} {shlex.quote(project_id)}"
 
 
 async def _start(agent: AsyncAgentClient, target: str) -> tuple[str, str]:
@@ -99,6 +107,7 @@ async def _follow(
     json_lines: bool,
     *,
     cancel_on_ctrl_c: bool,
+    retry: str | None = None,
 ) -> int:
     view = JsonLines() if json_lines else ProgressView()
 
@@ -124,7 +133,7 @@ async def _follow(
                 tg.cancel_scope.cancel()
     if error is not None:
         return report_error(error)
-    return finish(last)
+    return finish(last, retry)
 
 
 async def _on_ctrl_c(

@@ -6,6 +6,7 @@ one more progress listener.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> 
                         break
                 except KeyboardInterrupt:
                     service.jobs.cancel(project.id)
-        return finish(service.tracker.current(project.id))
+        retry = f"vidsync snapshot {shlex.quote(str(path))}"
+        return finish(service.tracker.current(project.id), retry=retry)
     finally:
         service.close()

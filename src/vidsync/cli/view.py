@@ -98,6 +98,12 @@ class ProgressView:
             self._progress.console.print(
                 f"[red]Snapshot failed:[/red] {event.error}", soft_wrap=True
             )
+        elif event.has_warnings:
+            self._progress.console.print(
+                f"[yellow]Snapshot {skipped_summary(event)}, stored at[/yellow] "
+                f"{event.snapshot_url}",
+                soft_wrap=True,
+            )
         elif event.step is Step.COMPLETED:
             self._progress.console.print(
                 f"[green]Snapshot stored at[/green] {event.snapshot_url}", soft_wrap=True
@@ -127,23 +133,40 @@ class JsonLines:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_WARNINGS = 3  # completed, but some entries were skipped
 EXIT_CANCELLED = 130  # cancelled, or stopped with Ctrl-C
 
 
+def skipped_summary(event: ProgressEvent) -> str:
+    """'completed with 3 skipped (1 vanished, 2 special)'."""
+    kinds = ", ".join(f"{n} {kind}" for kind, n in (event.skipped or {}).items() if n)
+    return f"completed with {event.skipped_count} skipped" + (f" ({kinds})" if kinds else "")
+
+
 def exit_code(event: ProgressEvent | None) -> int:
-    """0 on completed, 1 on failed, 130 on cancelled or when it never ended."""
+    """0 on completed, 3 on completed with skipped entries, 1 on failed, 130 on
+    cancelled or when it never ended."""
     if event is None or not event.terminal:
         return EXIT_CANCELLED
     if event.step is Step.COMPLETED:
-        return EXIT_OK
+        return EXIT_WARNINGS if event.has_warnings else EXIT_OK
     return EXIT_FAILED if event.step is Step.FAILED else EXIT_CANCELLED
 
 
-def finish(event: ProgressEvent | None) -> int:
-    """Say how the snapshot ended on stderr (unless it completed); its exit code."""
+def finish(event: ProgressEvent | None, retry: str | None = None) -> int:
+    """Say how the snapshot ended on stderr (unless it simply completed); its exit code.
+
+    ``retry`` is the command that takes the snapshot again, shown after a failure.
+    """
     code = exit_code(event)
-    if event is not None and event.step is Step.FAILED:
+    if event is not None and event.has_warnings:
+        print(f"vidsync: warning: snapshot {skipped_summary(event)}; the list: GET "
+              f"/api/v1/projects/{event.project_id}/snapshots/{event.snapshot_id}/skipped",
+              file=sys.stderr)
+    elif event is not None and event.step is Step.FAILED:
         print(f"vidsync: snapshot failed: {event.error}", file=sys.stderr)
+        if retry:
+            print(f"vidsync: to retry: {retry}", file=sys.stderr)
     elif code == EXIT_CANCELLED:
         print("vidsync: snapshot cancelled" if event is not None and event.terminal
               else "vidsync: stopped watching", file=sys.stderr)

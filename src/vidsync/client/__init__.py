@@ -19,7 +19,7 @@ from vidsync.client.errors import (
 )
 from vidsync.client.progress import ConnectionState, ConnectionStatus, ProgressClient
 from vidsync.client.sync import AgentClient
-from vidsync.client.types import ClientConfig
+from vidsync.client.types import ClientConfig, has_warnings
 from vidsync.settings import default_agent_url
 
 __all__ = [
@@ -41,4 +41,5 @@ __all__ = [
     "ProgressClient",
     "ServerError",
     "default_agent_url",
+    "has_warnings",
 ]

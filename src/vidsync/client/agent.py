@@ -17,6 +17,7 @@ from vidsync.client.types import (
     ClientConfig,
     DiffPage,
     ProjectInfo,
+    SkippedPage,
     SnapshotInfo,
     SnapshotPage,
     Started,
@@ -151,6 +152,14 @@ class AsyncAgentClient:
         path = f"{API}/projects/{_pid(project_id)}/snapshots/{_pid(snapshot_id)}"
         data = await self.request("GET", path, params={"offset": offset, "limit": limit})
         return cast(SnapshotPage, data)
+
+    async def skipped(
+        self, project_id: str, snapshot_id: str, *, offset: int = 0, limit: int = 1000
+    ) -> SkippedPage:
+        """A page of the entries a snapshot left out (vanished, unreadable, special)."""
+        path = f"{API}/projects/{_pid(project_id)}/snapshots/{_pid(snapshot_id)}/skipped"
+        data = await self.request("GET", path, params={"offset": offset, "limit": limit})
+        return cast(SkippedPage, data)
 
     async def snapshot_events(self, project_id: str, snapshot_id: str) -> list[ProgressEvent]:
         """The stored progress log of one snapshot."""

@@ -23,6 +23,7 @@ from vidsync.client.agent import AsyncAgentClient
 from vidsync.client.backoff import FAILURES_BEFORE_POLLING, Backoff
 from vidsync.client.errors import AgentError, AgentUnreachable, ServerError
 from vidsync.client.sse import is_event_stream, read_events
+from vidsync.client.telemetry import FallbackReporter
 from vidsync.client.types import ClientConfig
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import ProgressEvent, Step
@@ -107,6 +108,7 @@ class ProgressClient:
         self._sleep = sleep or anyio.sleep
         self._event_callbacks: list[EventCallback] = [on_event] if on_event else []
         self._state_callbacks: list[StateCallback] = [on_state] if on_state else []
+        self._state_callbacks.append(FallbackReporter(agent, clock=self._clock))
         self._status = ConnectionStatus(ConnectionState.IDLE)
         self._polling = False
         self._started = False

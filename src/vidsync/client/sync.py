@@ -93,6 +93,7 @@ class AgentClient:
     cancel_snapshot = _blocking(AsyncAgentClient.cancel_snapshot)
     list_snapshots = _blocking(AsyncAgentClient.list_snapshots)
     get_snapshot = _blocking(AsyncAgentClient.get_snapshot)
+    skipped = _blocking(AsyncAgentClient.skipped)
     snapshot_events = _blocking(AsyncAgentClient.snapshot_events)
     diff = _blocking(AsyncAgentClient.diff)
     files = _blocking(AsyncAgentClient.files)

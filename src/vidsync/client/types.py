@@ -25,9 +25,34 @@ class SnapshotInfo(TypedDict):
     totalBytes: int | None
     totalSize: str | None
     skippedCount: int | None
+    skipped: dict[str, int] | None  # skippedCount by kind: vanished, unreadable, special
     snapshotUrl: str | None
     manifestBytes: int | None
     error: str | None
+    resumeOf: NotRequired[str | None]
+
+
+def has_warnings(snapshot: SnapshotInfo) -> bool:
+    """A snapshot "completed with N skipped": a warning, not a plain success."""
+    return snapshot["state"] == "completed" and bool(snapshot.get("skippedCount"))
+
+
+class SkippedEntry(TypedDict):
+    kind: str  # vanished | unreadable | special
+    path: str
+
+
+class SkippedPage(TypedDict):
+    """A page of what a snapshot left out; only the first paths are kept (``stored``)."""
+
+    snapshotId: str
+    skippedCount: int | None
+    skipped: dict[str, int] | None
+    stored: int
+    entries: list[SkippedEntry]
+    offset: int
+    limit: int
+    nextOffset: int | None
 
 
 class ProjectInfo(TypedDict):

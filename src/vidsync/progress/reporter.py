@@ -92,6 +92,8 @@ class SnapshotReporter:
         self._estimated_total = False  # ``total`` is last snapshot's count, not this one's
         self.queued = False
         self.retry: dict[str, Any] | None = None
+        self.skipped_count: int | None = None
+        self.skipped: dict[str, int] | None = None
 
     # -- StepProgress --------------------------------------------------------
 
@@ -145,6 +147,10 @@ class SnapshotReporter:
     def set_counts(self, file_count: int | None, total_bytes: int | None) -> None:
         self.file_count = file_count
         self.total_bytes = total_bytes
+
+    def set_skipped(self, count: int | None, by_kind: dict[str, int] | None) -> None:
+        """Entries left out; carried by the terminal event."""
+        self.skipped_count, self.skipped = count, by_kind
 
     def complete(self, snapshot_url: str) -> None:
         self._finish(Step.COMPLETED, 6, 100, "Snapshot generated successfully!", url=snapshot_url)
@@ -279,6 +285,8 @@ class SnapshotReporter:
                 error=error,
                 step_done=self.done if step is not Step.COMPLETED else None,
                 step_total=self.total if step is not Step.COMPLETED else None,
+                skipped_count=self.skipped_count,
+                skipped=self.skipped,
             )
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,7 +25,9 @@ INTERRUPTED = "interrupted: the agent stopped"
 class SnapshotLog(Protocol):
     """Where snapshot records are kept (the SQLite store in the agent)."""
 
-    def save_snapshot(self, record: SnapshotRecord) -> None: ...
+    def save_snapshot(
+        self, record: SnapshotRecord, skipped_paths: Sequence[tuple[str, str]] = ()
+    ) -> None: ...
 
 
 class SnapshotConflict(Exception):
@@ -92,7 +94,14 @@ class Jobs:
         self.launch(project.id)
         return snapshot_id
 
-    def reserve(self, project: Project, message: str | None = None, *, queued: bool = False) -> str:
+    def reserve(
+        self,
+        project: Project,
+        message: str | None = None,
+        *,
+        queued: bool = False,
+        resume_of: str | None = None,
+    ) -> str:
         """Create the snapshot (record, id, first event) without running it yet.
 
         The project counts as busy from now on. ``launch`` runs it; ``cancel``
@@ -110,6 +119,7 @@ class Jobs:
                 project_id=project.id,
                 state=SnapshotState.RUNNING,
                 started_at=self._clock.time(),
+                resume_of=resume_of,
             )
             self._log.save_snapshot(record)
             reporter = SnapshotReporter(
@@ -153,7 +163,7 @@ class Jobs:
             try:
                 source = self._source_for(project)
             except Exception as exc:  # a source that cannot even be built fails the snapshot
-                result = SnapshotResult(state=SnapshotState.FAILED, error=str(exc))
+                self._record(record, SnapshotResult(state=SnapshotState.FAILED, error=str(exc)))
                 reporter.fail(str(exc))
             else:
                 job = SnapshotJob(
@@ -167,15 +177,16 @@ class Jobs:
                     waiting_message=reporter.message,  # announced by reserve()
                     throttle=self._throttle,
                     clock=self._clock,
+                    persist=lambda result: self._record(record, result),
                 )
-                result = run_snapshot(job)
-            self._record(record, result)
+                run_snapshot(job)
         finally:
             self._release(project.id, record.id, done)
 
     def _record(self, record: SnapshotRecord, result: SnapshotResult) -> None:
+        """Make the outcome durable; callers publish the terminal event only after."""
         result.apply_to(record, self._clock.time())
-        self._log.save_snapshot(record)
+        self._log.save_snapshot(record, result.skipped_paths)
 
     def _release(self, project_id: str, snapshot_id: str, done: threading.Event) -> None:
         with self._lock:
@@ -210,8 +221,8 @@ class Jobs:
             # Under the lock, so launch() sees it and never starts a cancelled job.
             running.cancel.cancel()
         if queued:  # never launched: end it here
-            running.reporter.cancelled()
             self._record(running.record, SnapshotResult(state=SnapshotState.CANCELLED))
+            running.reporter.cancelled()
             self._release(project_id, running.snapshot_id, running.done)
         return running.snapshot_id
 
@@ -230,8 +241,8 @@ class Jobs:
                 job.cancel.cancel(INTERRUPTED)
         for job in running:
             if job.snapshot_id in queued:
-                job.reporter.fail(INTERRUPTED)
                 self._record(job.record, SnapshotResult(SnapshotState.FAILED, error=INTERRUPTED))
+                job.reporter.fail(INTERRUPTED)
                 self._release(job.project.id, job.snapshot_id, job.done)
         deadline = time.monotonic() + timeout
         for job in running:

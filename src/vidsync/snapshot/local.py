@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidsync.models import FolderStatus, ManifestEntry
+from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 
 
@@ -26,6 +27,29 @@ def check_folder(path: Path) -> None:
         raise SourceError(f"folder {path} is not readable by the agent's user")
 
 
+def check_root_still_there(path: Path) -> None:
+    """Raise SourceError unless the project folder is still a readable directory.
+
+    Called during and after a snapshot: a folder that vanished or became
+    unreadable must fail the snapshot, not end it with a partial manifest.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SourceError(f"the project folder {path} vanished during the snapshot") from None
+    except OSError as exc:
+        raise SourceError(
+            f"the project folder {path} became unreadable during the snapshot: {exc.strerror}"
+        ) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise SourceError(
+            f"the project folder {path} was replaced by something that is not a folder "
+            "during the snapshot"
+        )
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise SourceError(f"the project folder {path} became unreadable during the snapshot")
+
+
 def display_path(rel: str) -> tuple[str, bytes | None]:
     """The text shown for a relative path, and its exact bytes if it is not valid UTF-8."""
     if rel.isascii():  # the common case, checked in C without encoding
@@ -41,13 +65,25 @@ def display_path(rel: str) -> tuple[str, bytes | None]:
 class LocalSource:
     """Depth-first walk: each directory's entries sorted by name, a directory before
     its children. Symlinks are recorded, never followed. Entries that cannot be
-    read are skipped and counted; entries that vanish during the walk are left out.
+    read are skipped, counted by kind and their paths kept (``skips``); so are
+    entries that vanish during the walk. If the folder itself vanishes or becomes
+    unreadable, the walk raises SourceError.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.skipped = 0
-        self.vanished = 0
+        self.skips = SkipLog()
+
+    @property
+    def skipped(self) -> int:
+        return self.skips.total
+
+    @property
+    def vanished(self) -> int:
+        return self.skips.counts[SkipKind.VANISHED]
+
+    def check_root(self) -> None:
+        check_root_still_there(self.root)
 
     def wait_ready(self, progress: StepProgress, cancel: CancelToken) -> None:
         progress.set_message("Checking project folder...")
@@ -57,20 +93,27 @@ class LocalSource:
         # A plain folder has no index: counts are known only once browsed.
         return FolderStatus()
 
-    def _list(self, directory: str) -> list[os.DirEntry[str]] | None:
+    def _list(self, directory: str, rel: str) -> list[os.DirEntry[str]] | None:
         try:
             with os.scandir(directory) as it:
                 return sorted(it, key=_entry_name)
         except FileNotFoundError:
-            self.vanished += 1
+            self._skip(SkipKind.VANISHED, rel)
         except OSError:
-            self.skipped += 1
+            self._skip(SkipKind.UNREADABLE, rel)
         return None
+
+    def _skip(self, kind: SkipKind, rel: str) -> None:
+        # An entry that vanished or cannot be read may mean the whole folder went:
+        # that fails the snapshot. Checked only on errors, so the walk stays cheap.
+        if kind is not SkipKind.SPECIAL:
+            self.check_root()
+        self.skips.add(kind, display_path(rel)[0])
 
     def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
         check_folder(self.root)
         root = os.fspath(self.root)
-        top = self._list(root)
+        top = self._list(root, ".")
         if top is None:
             raise SourceError(f"cannot list folder {root}")
         # Stack of (relative prefix, remaining entries reversed), so pop() is the next name.
@@ -91,10 +134,10 @@ class LocalSource:
             try:
                 st = item.stat(follow_symlinks=False)
             except FileNotFoundError:
-                self.vanished += 1
+                self._skip(SkipKind.VANISHED, prefix + item.name)
                 continue
             except OSError:
-                self.skipped += 1
+                self._skip(SkipKind.UNREADABLE, prefix + item.name)
                 continue
             mode = st.st_mode
             rel = prefix + item.name
@@ -102,14 +145,14 @@ class LocalSource:
             if S_ISDIR(mode):
                 yield ManifestEntry(text, 0, True, st.st_mtime_ns, False, raw)
                 unreported += 1
-                children = self._list(item.path)
+                children = self._list(item.path, rel)
                 if children:
                     stack.append((rel + "/", children[::-1]))
             elif S_ISREG(mode) or S_ISLNK(mode):
                 yield ManifestEntry(text, st.st_size, False, st.st_mtime_ns, S_ISLNK(mode), raw)
                 unreported += 1
             else:  # sockets, FIFOs, devices: nothing a collaborator could sync
-                self.skipped += 1
+                self._skip(SkipKind.SPECIAL, rel)
         if unreported:
             progress.advance(unreported)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidsync.clock import Clock, SystemClock
+from vidsync.crashpoints import crash_point
 from vidsync.models import SnapshotRecord, SnapshotState, human_size
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.snapshot.manifest import (
@@ -41,6 +43,9 @@ class SnapshotResult:
     total_bytes: int | None = None
     skipped_count: int | None = None
     manifest_bytes: int | None = None
+    skipped: dict[str, int] | None = None
+    # The first (kind, path) pairs left out; bounded by the source's SkipLog.
+    skipped_paths: list[tuple[str, str]] = field(default_factory=list)
 
     def apply_to(self, record: SnapshotRecord, finished_at: float) -> None:
         """Write the outcome into the snapshot's history record."""
@@ -53,6 +58,7 @@ class SnapshotResult:
         record.skipped_count = self.skipped_count
         record.manifest_url = self.snapshot_url
         record.manifest_bytes = self.manifest_bytes
+        record.skipped = self.skipped
 
 
 @dataclass
@@ -68,6 +74,8 @@ class SnapshotJob:
     # Seconds slept per file browsed: tests and demos only; 0 never sleeps.
     throttle: float = 0.0
     clock: Clock = field(default_factory=SystemClock)
+    # Makes the outcome durable (the history record); called before the terminal event.
+    persist: Callable[[SnapshotResult], None] | None = None
 
     @property
     def key(self) -> str:
@@ -75,36 +83,69 @@ class SnapshotJob:
 
 
 def run_snapshot(job: SnapshotJob) -> SnapshotResult:
-    """Run every step; always ends with exactly one terminal event and a result."""
+    """Run every step; always ends with exactly one terminal event and a result.
+
+    The outcome is made durable (``job.persist``) before the terminal event is
+    published, so no client is ever told ``completed`` about a snapshot that a
+    crash could still take back.
+    """
     work = job.work_dir / job.snapshot_id
-    rep = job.reporter
     result = SnapshotResult(state=SnapshotState.FAILED)
     try:
         work.mkdir(parents=True, exist_ok=True)
         _run_steps(job, work, result)
         result.state = SnapshotState.COMPLETED
         assert result.snapshot_url is not None
-        rep.complete(result.snapshot_url)
     except SnapshotCancelled:
         if job.cancel.reason:
             result.error = job.cancel.reason
-            rep.fail(result.error)
         else:
             result.state = SnapshotState.CANCELLED
-            rep.cancelled()
     except (SourceError, StorageError) as exc:
         result.error = str(exc)
-        rep.fail(result.error)
     except OSError as exc:
         result.error = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
-        rep.fail(result.error)
     except Exception as exc:
         log.exception("snapshot %s of %s failed", job.snapshot_id, job.project_id)
         result.error = f"internal error: {type(exc).__name__}: {exc}"
-        rep.fail(result.error)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    _persist(job, result)
+    _announce(job, result)
     return result
+
+
+def _persist(job: SnapshotJob, result: SnapshotResult) -> None:
+    if job.persist is None:
+        return
+    try:
+        job.persist(result)
+    except Exception as exc:
+        log.exception("cannot record snapshot %s of %s", job.snapshot_id, job.project_id)
+        if result.state is not SnapshotState.COMPLETED:
+            return
+        # Not durable, so not completed: drop the manifest nothing points to.
+        if result.snapshot_url:
+            with contextlib.suppress(Exception):
+                job.store.delete(result.snapshot_url)
+        result.state, result.snapshot_url = SnapshotState.FAILED, None
+        result.error = f"cannot record the snapshot: {exc}"
+        with contextlib.suppress(Exception):
+            job.persist(result)
+
+
+def _announce(job: SnapshotJob, result: SnapshotResult) -> None:
+    rep = job.reporter
+    rep.set_skipped(result.skipped_count, result.skipped)
+    if result.state is SnapshotState.COMPLETED:
+        assert result.snapshot_url is not None
+        crash_point("after-record")
+        rep.complete(result.snapshot_url)
+        crash_point("after-publish")
+    elif result.state is SnapshotState.CANCELLED:
+        rep.cancelled()
+    else:
+        rep.fail(result.error or "unknown error")
 
 
 def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
@@ -134,10 +175,14 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
         cancel.check()
     finally:
         spool.close()
+    # A walk that ends normally may still have raced the folder's removal.
+    source.check_root()
     result.file_count = spool.file_count
     result.directory_count = spool.directory_count
     result.total_bytes = spool.total_bytes
     result.skipped_count = source.skipped
+    result.skipped = source.skips.by_kind()
+    result.skipped_paths = list(source.skips.paths)
     rep.set_counts(spool.file_count, spool.total_bytes)
 
     rep.start_step(
@@ -166,6 +211,7 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
         spool.path.unlink()
     result.manifest_bytes = size
     cancel.check()
+    source.check_root()
 
     rep.start_step(5, UPLOADING_MESSAGE, total=size)
 
@@ -181,3 +227,4 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
         rep.set_retry(info, retry.message)
 
     result.snapshot_url = job.store.put(job.key, manifest, rep.advance, cancel, retrying)
+    crash_point("after-upload")

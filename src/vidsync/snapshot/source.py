@@ -7,6 +7,7 @@ from typing import Protocol
 
 from vidsync.cancel import CancelToken, SnapshotCancelled
 from vidsync.models import FolderStatus, ManifestEntry
+from vidsync.snapshot.skips import SkipLog
 
 __all__ = [
     "CancelToken",
@@ -53,12 +54,22 @@ class Source(Protocol):
     def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
         """Step 3: every entry, directories before their children, in a stable order.
 
-        Calls ``progress.advance()`` per entry. Entries that cannot be read are
-        skipped and counted in ``skipped``.
+        Calls ``progress.advance()`` per entry. Entries that vanish, cannot be
+        read or are special files are skipped and recorded in ``skips``. Raises
+        SourceError if the folder itself vanishes or becomes unreadable.
         """
         ...
 
     @property
+    def skips(self) -> SkipLog:
+        """Entries left out, by kind, with the first paths."""
+        ...
+
+    @property
     def skipped(self) -> int:
-        """Entries skipped because they could not be read."""
+        """How many entries were left out (``skips.total``)."""
+        ...
+
+    def check_root(self) -> None:
+        """Raise SourceError if the folder vanished or became unreadable."""
         ...

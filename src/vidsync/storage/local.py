@@ -57,6 +57,7 @@ class LocalStore:
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(partial, target)
+            _fsync_dir(target.parent)  # the rename too must survive a crash before "completed"
         except OSError as exc:
             raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
         finally:
@@ -82,3 +83,11 @@ class LocalStore:
         for leftover in (path, path.with_name(path.name + ".part")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,11 +48,26 @@ CREATE TABLE IF NOT EXISTS progress_events (
     PRIMARY KEY (project_id, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS progress_events_by_snapshot ON progress_events(snapshot_id, id);
+-- The first paths a snapshot left out (bounded by the pipeline), in walk order.
+CREATE TABLE IF NOT EXISTS snapshot_skipped (
+    snapshot_id TEXT NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, seq)
+) WITHOUT ROWID;
 """
+
+# Columns added after the first release: (table, column, type). Added in place to an
+# existing database at start-up; a fresh one gets them the same way.
+_MIGRATIONS = (
+    ("snapshots", "skipped_json", "TEXT"),
+    ("snapshots", "resume_of", "TEXT"),
+)
 
 _SNAPSHOT_COLUMNS = (
     "id, project_id, state, started_at, finished_at, file_count, directory_count, "
-    "total_bytes, skipped_count, manifest_url, manifest_bytes, error"
+    "total_bytes, skipped_count, manifest_url, manifest_bytes, error, skipped_json, resume_of"
 )
 
 
@@ -70,6 +85,13 @@ class Database:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        for table, column, kind in _MIGRATIONS:
+            have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -128,16 +150,52 @@ class Database:
 
     # -- snapshots -----------------------------------------------------------
 
-    def save_snapshot(self, record: SnapshotRecord) -> None:
+    def save_snapshot(
+        self, record: SnapshotRecord, skipped_paths: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Save the record and, in the same transaction, its skipped (kind, path) pairs."""
+        skipped = json.dumps(record.skipped) if record.skipped is not None else None
         with self._tx() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO snapshots ({_SNAPSHOT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.id, record.project_id, record.state.value, record.started_at,
-                 record.finished_at, record.file_count, record.directory_count,
-                 record.total_bytes, record.skipped_count, record.manifest_url,
-                 record.manifest_bytes, record.error),
+            # UPDATE first: INSERT OR REPLACE would delete the row and, with it
+            # (ON DELETE CASCADE), the skipped paths saved before.
+            values = (record.project_id, record.state.value, record.started_at,
+                      record.finished_at, record.file_count, record.directory_count,
+                      record.total_bytes, record.skipped_count, record.manifest_url,
+                      record.manifest_bytes, record.error, skipped, record.resume_of)
+            cur = conn.execute(
+                "UPDATE snapshots SET project_id=?, state=?, started_at=?, finished_at=?, "
+                "file_count=?, directory_count=?, total_bytes=?, skipped_count=?, "
+                "manifest_url=?, manifest_bytes=?, error=?, skipped_json=?, resume_of=? "
+                "WHERE id=?",
+                (*values, record.id),
             )
+            if cur.rowcount == 0:
+                conn.execute(
+                    f"INSERT INTO snapshots ({_SNAPSHOT_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.id, *values),
+                )
+            if skipped_paths:
+                conn.execute("DELETE FROM snapshot_skipped WHERE snapshot_id = ?", (record.id,))
+                conn.executemany(
+                    "INSERT INTO snapshot_skipped (snapshot_id, seq, kind, path) "
+                    "VALUES (?, ?, ?, ?)",
+                    ((record.id, i, kind, path) for i, (kind, path) in enumerate(skipped_paths)),
+                )
+
+    def skipped_page(
+        self, snapshot_id: str, offset: int, limit: int
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """How many skipped paths are stored for a snapshot, and one page of them."""
+        total = int(self._query(
+            "SELECT COUNT(*) FROM snapshot_skipped WHERE snapshot_id = ?", (snapshot_id,)
+        )[0][0])
+        rows = self._query(
+            "SELECT kind, path FROM snapshot_skipped WHERE snapshot_id = ? AND seq >= ? "
+            "ORDER BY seq LIMIT ?",
+            (snapshot_id, offset, limit),
+        )
+        return total, [(str(r[0]), str(r[1])) for r in rows]
 
     def get_snapshot(self, project_id: str, snapshot_id: str) -> SnapshotRecord | None:
         rows = self._query(
@@ -235,4 +293,6 @@ def _snapshot(row: tuple[Any, ...]) -> SnapshotRecord:
         manifest_url=row[9],
         manifest_bytes=row[10],
         error=row[11],
+        skipped=json.loads(row[12]) if row[12] else None,
+        resume_of=row[13],
     )

@@ -8,6 +8,7 @@
 
 import { DEFAULT_CONFIG } from "./config.js";
 import { readEventStream } from "./sse.js";
+import { watchFallback } from "./telemetry.js";
 
 /** Failed attempts in a row after which the client polls while it keeps retrying:
  * the first, so the screen keeps moving within a poll interval. */
@@ -73,6 +74,7 @@ export class ProgressClient extends EventTarget {
     this.lastEventId = null;
     this.nextAttemptAt = null;
     this.retryInMs = null;
+    watchFallback(this, url);
   }
 
   start() {

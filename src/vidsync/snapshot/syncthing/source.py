@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import FolderStatus, ManifestEntry
-from vidsync.snapshot.local import LocalSource, check_folder
+from vidsync.snapshot.local import LocalSource, check_folder, check_root_still_there
+from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 from vidsync.snapshot.syncthing.browse import browse_entries
 from vidsync.snapshot.syncthing.rest import SyncthingRest, UnknownFolder
@@ -104,11 +105,18 @@ class SyncthingSource:
         self._clock = clock or SystemClock()
         self._listing = listing
         self._root: Path | None = None
-        self._skipped = 0
+        self._skips = SkipLog()
+
+    @property
+    def skips(self) -> SkipLog:
+        return self._skips
 
     @property
     def skipped(self) -> int:
-        return self._skipped
+        return self._skips.total
+
+    def check_root(self) -> None:
+        check_root_still_there(self._folder_root())
 
     def _folder_root(self) -> Path:
         """The folder path from Syncthing's config, checked against the project's."""
@@ -174,11 +182,10 @@ class SyncthingSource:
             ) from None
         if self._listing == "browse":
             errors = self._rest.folder_errors(self.folder_id)
-            self._skipped = len(errors)
+            self._skips = SkipLog()
+            self._skips.extend(SkipKind.UNREADABLE, [str(e.get("path", "")) for e in errors])
             yield from browse_entries(self._rest, self.folder_id, root, progress, cancel)
             return
         walk = LocalSource(root)
-        try:
-            yield from walk.entries(progress, cancel)
-        finally:
-            self._skipped = walk.skipped
+        self._skips = walk.skips
+        yield from walk.entries(progress, cancel)

@@ -1,0 +1,18 @@
+"""Test-only fault injection: kill the process at a named point of the pipeline.
+
+``VIDSYNC_TEST_CRASH_AT=after-upload`` (or ``after-record``, ``after-publish``)
+makes the agent SIGKILL itself there, so tests can check that a restart never
+contradicts what a client saw. Unset (always, outside tests) it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+CRASH_POINTS = ("after-upload", "after-record", "after-publish")
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get("VIDSYNC_TEST_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
