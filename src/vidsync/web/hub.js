@@ -70,13 +70,6 @@ export class ProgressHub extends EventTarget {
     return this.#projects.get(projectId)?.latest ?? null;
   }
 
-  /** The latest event of every project whose snapshot is running or queued. */
-  running() {
-    const out = [];
-    for (const p of this.#projects.values()) if (p.latest && !isTerminal(p.latest)) out.push(p.latest);
-    return out;
-  }
-
   /** Forget a deleted project. */
   forget(projectId) {
     const p = this.#projects.get(projectId);
