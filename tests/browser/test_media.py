@@ -47,7 +47,7 @@ def test_tree_shows_a_sequence_as_one_row_that_expands_to_its_frames(
     expect(row.locator(".tree-label")).to_have_text("sh010_comp_v003.####.exr")
     expect(row.locator("[data-part=frames]")).to_have_text("1001-1040")
     expect(row.locator("[data-part=missing]")).to_have_text("missing 1011-1013")
-    expect(row.locator("[data-part=size]")).to_have_text("3.6 KB · 37 frames")
+    expect(row.locator("[data-part=size]")).to_have_text("3.6 KiB · 37 frames")
     # one row for 37 frames, next to the plain file
     expect(page.locator(f'{PROJECT_VIEW} li[data-path^="shots/sh010/"]')).to_have_count(2)
     expect(tree_item(page, "shots/sh010/sh010_comp_v003.1001.exr")).to_have_count(0)
@@ -128,7 +128,7 @@ def test_diff_view_shows_moves_and_sequences_filters_and_groups(
     expect(items).to_have_count(3)
     seq = diff.locator('li[data-path="shots/sh010/sh010_comp_v003.####.exr"]')
     expect(seq).to_have_attribute("data-action", "added")
-    expect(seq.locator(".change-detail")).to_have_text("+48 frames 1041-1088 · 4.7 KB")
+    expect(seq.locator(".change-detail")).to_have_text("+48 frames 1041-1088 · 4.7 KiB")
     moved = diff.locator('li[data-path="sh020"]')
     expect(moved).to_have_attribute("data-change", "moved")
     expect(moved.locator(".change-path")).to_have_text("shots/sh020 → sh020")

@@ -89,7 +89,7 @@ def test_sequences_moves_and_renumbering_between_two_snapshots(
     assert main(["diff", pid, a, b, *url]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[:4] == [
-        "R    shots/sh020/ -> sh020_final/  (35 files, 3.9 KB)",
+        "R    shots/sh020/ -> sh020_final/  (35 files, 3.9 KiB)",
         "+    shots/sh010/sh010_comp_v003.####.exr  +48 frames 1101-1148",
         "M    shots/sh010/sh010_comp_v003.####.exr  3 frames modified 1001-1003",
         "R    shots/sh030/sh030_comp.####.exr 1001-1040 -> "
