@@ -84,6 +84,9 @@ class ProgressEvent:
     # The compact JSON text, made once however many subscribers send it. Not an
     # init field, so ``replace`` (e.g. a resync copy) never carries a stale one.
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    # The SSE frames (per-project id, agent-wide id), encoded once per event.
+    _frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _global_frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def terminal(self) -> bool:
@@ -124,6 +127,16 @@ class ProgressEvent:
         if self._text is None:
             self._text = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
         return self._text
+
+    def sse_frame(self, agent_wide: bool = False) -> bytes:
+        """The SSE frame with ``id`` (or ``global_id``), encoded once per event."""
+        if agent_wide:
+            if self._global_frame is None:
+                self._global_frame = f"id: {self.global_id}\ndata: {self.json_text()}\n\n".encode()
+            return self._global_frame
+        if self._frame is None:
+            self._frame = f"id: {self.id}\ndata: {self.json_text()}\n\n".encode()
+        return self._frame
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProgressEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A managed Syncthing that cannot start fails the start-up, with its log.
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
+        # Progress fans out on this loop: the pipeline only hands events off.
+        agent.tracker.attach_loop(asyncio.get_running_loop())
         try:
             yield
         finally:

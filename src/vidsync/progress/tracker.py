@@ -3,6 +3,12 @@
 It knows nothing of HTTP. ``publish`` is called by snapshot reporters from worker
 threads and never blocks on a subscriber; the SSE and poll endpoints, the
 history log and the CLI bar are all just subscribers or listeners.
+
+Once a serving event loop is attached (``attach_loop``), ``publish`` only
+journals the event and hands it off: one wake-up of the loop per event, and
+the fan-out to every subscriber runs there. The pipeline's cost per event is
+then the same with 0 or 10,000 subscribers. Without a loop (the CLI, unit
+tests) the fan-out happens in ``publish`` itself.
 """
 
 from __future__ import annotations
@@ -12,10 +18,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import ProgressEvent, Step
 from vidsync.progress.subscription import Subscription
+
+if TYPE_CHECKING:
+    import asyncio  # the CLI's in-process snapshot never imports it (20 ms)
 
 Listener = Callable[[ProgressEvent], None]
 log = logging.getLogger(__name__)
@@ -54,6 +64,14 @@ class ProgressTracker:
         # The all-projects stream numbers its events with one global sequence.
         self._global_id = 0
         self._global_ring: deque[tuple[int, ProgressEvent]] = deque(maxlen=ring_size)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: deque[ProgressEvent] = deque()
+        self._drain_pending = False
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Fan out on ``loop`` from now on (None: back to fanning out in ``publish``)."""
+        with self._lock:
+            self._loop = loop
 
     # -- producer ------------------------------------------------------------
 
@@ -131,12 +149,40 @@ class ProgressTracker:
             state.ring.append(final)
             self._global_ring.append((self._global_id, final))
             self.published_count += 1
-            for sub in list(self._subscribers):
-                sub.push(final)
+            self._hand_off(final)
             listeners = list(self._listeners)
         for listener in listeners:
             listener(final)
         return final
+
+    def _hand_off(self, event: ProgressEvent) -> None:
+        """Queue ``event`` for the loop's fan-out, or fan out here if there is no loop."""
+        loop = self._loop
+        if loop is not None:
+            self._outbox.append(event)
+            if self._drain_pending:
+                return
+            try:
+                loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop has closed: fan out here
+                self._loop = None
+                self._outbox.clear()
+            else:
+                self._drain_pending = True
+                return
+        for sub in list(self._subscribers):
+            sub.push(event)
+
+    def _drain(self) -> None:
+        """On the serving loop: give queued events to every subscriber, in order."""
+        with self._lock:
+            events = list(self._outbox)
+            self._outbox.clear()
+            self._drain_pending = False
+            subscribers = list(self._subscribers)
+        for event in events:
+            for sub in subscribers:
+                sub.push(event)
 
     def forget(self, project_id: str) -> None:
         """Drop a deleted project's state (its ids are not reused within this process)."""
@@ -223,6 +269,7 @@ class ProgressTracker:
                 if sub.wants(event):
                     # The backlog may exceed the buffer: it is what the client asked for.
                     sub._items.append(event)
+            sub.floor = self._global_id
             self._subscribers.add(sub)
         return sub
 
@@ -247,11 +294,28 @@ class ProgressTracker:
                     if state.current is not None:
                         backlog.append(state.current.replace(resync=last_event_id is not None))
             sub._items.extend(backlog)
+            sub.floor = self._global_id
             self._subscribers.add(sub)
             return sub
 
     def finish_all(self) -> None:
-        """Let every subscriber drain its buffer and end (the agent is stopping)."""
+        """Let every subscriber drain its buffer and end (the agent is stopping).
+
+        With a loop attached this runs there, after the events already handed
+        off, so the last ones (the "interrupted" failures) still reach everyone.
+        """
+        with self._lock:
+            loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._finish_now)
+                return
+            except RuntimeError:
+                pass
+        self._finish_now()
+
+    def _finish_now(self) -> None:
+        self._drain()
         with self._lock:
             subscribers = list(self._subscribers)
         for sub in subscribers:
