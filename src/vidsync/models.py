@@ -79,6 +79,8 @@ class ProgressEvent:
     rate: float | None = None
     eta_seconds: float | None = None
     resync: bool = False
+    # Name of the agent that runs the snapshot (VIDSYNC_AGENT_NAME): the team view.
+    agent: str | None = None
     # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
     global_id: int = 0
     # The compact JSON text, made once however many subscribers send it. Not an
@@ -113,6 +115,7 @@ class ProgressEvent:
             "stepTotal": self.step_total,
             "rate": self.rate,
             "etaSeconds": self.eta_seconds,
+            "agent": self.agent,
         }
         if self.snapshot_url is not None:
             data["snapshotUrl"] = self.snapshot_url
@@ -132,7 +135,10 @@ class ProgressEvent:
         """The SSE frame with ``id`` (or ``global_id``), encoded once per event."""
         if agent_wide:
             if self._global_frame is None:
-                self._global_frame = f"id: {self.global_id}\ndata: {self.json_text()}\n\n".encode()
+                # Another agent's event (global_id 0) has no place in this agent's
+                # sequence: sent without an id, it leaves the client's resume point alone.
+                head = f"id: {self.global_id}\n" if self.global_id else ""
+                self._global_frame = f"{head}data: {self.json_text()}\n\n".encode()
             return self._global_frame
         if self._frame is None:
             self._frame = f"id: {self.id}\ndata: {self.json_text()}\n\n".encode()
@@ -158,6 +164,7 @@ class ProgressEvent:
             rate=data.get("rate"),
             eta_seconds=data.get("etaSeconds"),
             resync=bool(data.get("resync", False)),
+            agent=data.get("agent"),
         )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -53,6 +55,12 @@ class Settings:
     syncthing_managed: bool = False
     syncthing_scan_timeout: float = 120.0
     progress_bus: str = "memory"
+    # This agent's name in the team view (GET /api/v1/agents, the "agent" event field).
+    agent_name: str = field(default_factory=socket.gethostname)
+    # Seconds between two heartbeats of this agent on the Redis bus.
+    agent_heartbeat: float = 2.0
+    # How other agents' users reach this one (GET /api/v1/agents); default from host/port.
+    public_url: str | None = None
     progress_buffer_size: int = 10
     progress_poll_interval_ms: int = 1000
     progress_retention: float = 600.0
@@ -69,6 +77,15 @@ class Settings:
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "snapshots").resolve().as_uri()
+
+    @property
+    def agent_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def database_path(self) -> Path:
@@ -88,10 +105,13 @@ class Settings:
                 "so that only clients with the key can use the agent"
             )
         if self.progress_bus != "memory":
-            # Saying so beats silently running one agent's bus where several were meant.
+            _check_redis_url(self.progress_bus)
+        if not self.agent_name or len(self.agent_name) > 128 or any(
+            c.isspace() or c == ":" for c in self.agent_name
+        ):
             raise SettingsError(
-                f"VIDSYNC_PROGRESS_BUS={self.progress_bus!r}: only 'memory' is available in "
-                "this version (the Redis bus for several agents is not built yet)"
+                f"VIDSYNC_AGENT_NAME={self.agent_name!r}: give a name of 1-128 characters "
+                "without spaces or ':'"
             )
         if self.progress_buffer_size < 1:
             raise SettingsError("VIDSYNC_PROGRESS_BUFFER_SIZE must be at least 1")
@@ -125,6 +145,9 @@ class Settings:
             kw["syncthing_managed"] = True
         number("VIDSYNC_SYNCTHING_SCAN_TIMEOUT", "syncthing_scan_timeout", float)
         text("VIDSYNC_PROGRESS_BUS", "progress_bus")
+        text("VIDSYNC_AGENT_NAME", "agent_name")
+        number("VIDSYNC_AGENT_HEARTBEAT", "agent_heartbeat", float)
+        text("VIDSYNC_PUBLIC_URL", "public_url")
         number("VIDSYNC_PROGRESS_BUFFER_SIZE", "progress_buffer_size", int)
         number("VIDSYNC_PROGRESS_POLL_INTERVAL", "progress_poll_interval_ms", int)
         number("VIDSYNC_PROGRESS_RETENTION", "progress_retention", float)
@@ -138,3 +161,23 @@ class Settings:
         number("VIDSYNC_BATCH_CONCURRENCY", "batch_concurrency", int)
         number("VIDSYNC_THROTTLE", "throttle", float)
         return cls(**kw)
+
+
+def _check_redis_url(url: str) -> None:
+    """``redis://host:port/db`` (or ``rediss://``); anything else says what is expected."""
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in ("redis", "rediss"):
+        problem = "use 'memory' (one agent) or redis://host:port/db (Redis Streams)"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            problem = "the port is not a number"
+        db = parts.path.strip("/")
+        if not parts.hostname:
+            problem = "no host: redis://host:port/db"
+        elif db and not db.isdigit():
+            problem = f"the database {db!r} is not a number"
+    if problem:
+        raise SettingsError(f"VIDSYNC_PROGRESS_BUS={url!r}: {problem}")

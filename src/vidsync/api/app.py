@@ -15,11 +15,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
-from vidsync.api import metrics, progress, projects, snapshots
+from vidsync.api import agents, metrics, progress, projects, snapshots
 from vidsync.api.errors import install_error_handlers
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard
 from vidsync.api.state import Agent, SourceFactory
 from vidsync.clock import Clock, SystemClock
+from vidsync.progress.bus import open_bus
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
@@ -41,6 +42,7 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
         retention=settings.progress_retention,
         clock=clock,
         journal=db.append_event,
+        agent=settings.agent_name,
     )
     store = open_store(settings)
     sources = SourceFactory(settings, clock)
@@ -55,7 +57,10 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
     )
     recover(db, tracker, store, settings.work_dir, clock)
     batch = BatchRunner(jobs, settings.batch_concurrency)
-    return Agent(settings, clock, db, tracker, store, jobs, sources, batch)
+    bus = open_bus(settings.progress_bus, tracker, name=settings.agent_name,
+                   agent_url=settings.agent_url, clock=clock.time,
+                   retention=settings.progress_retention, heartbeat=settings.agent_heartbeat)
+    return Agent(settings, clock, db, tracker, store, jobs, sources, batch, bus)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -69,12 +74,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
         # Progress fans out on this loop: the pipeline only hands events off.
         agent.tracker.attach_loop(asyncio.get_running_loop())
+        await agent.bus.start()
         try:
             yield
         finally:
             # Usually done already by the server's signal handler; off the event loop
             # either way, since it waits for worker threads.
             await anyio.to_thread.run_sync(agent.jobs.shutdown)
+            await agent.bus.stop()
             agent.sources.syncthing.stop()
             agent.db.close()
 
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(progress.router)
     app.include_router(snapshots.router)
     app.include_router(metrics.router)
+    app.include_router(agents.router)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary")
     def health() -> dict[str, Any]:
@@ -98,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "version": __version__,
             "storage": settings.effective_storage_url.split(":", 1)[0],
             "progressBus": settings.progress_bus,
+            "teamBus": agent.bus.status,
         }
 
     @app.get("/api/v1/config", summary="Client settings the web UI and clients follow")

@@ -11,6 +11,7 @@ from fastapi import Request
 from vidsync.api.errors import ApiError
 from vidsync.clock import Clock
 from vidsync.models import Project, SourceKind
+from vidsync.progress.bus import ProgressBus
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
@@ -35,6 +36,7 @@ class Agent:
     jobs: Jobs
     sources: SourceFactory
     batch: BatchRunner
+    bus: ProgressBus
 
     def register_source(self, project: Project) -> None:
         self.sources.register(project)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import asyncio  # the CLI's in-process snapshot never imports it (20 ms)
 
 Listener = Callable[[ProgressEvent], None]
+Forward = Callable[[list[ProgressEvent]], None]
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +49,7 @@ class ProgressTracker:
         retention: float = 600.0,
         clock: Clock | None = None,
         journal: Listener | None = None,
+        agent: str | None = None,
     ) -> None:
         """``journal`` records each event before anyone sees it (so an id that a
         client saw is never issued again after a restart); keep it quick."""
@@ -60,6 +62,11 @@ class ProgressTracker:
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Listener] = []
         self._journal = journal
+        self.agent = agent  # stamped on this agent's events
+        self._forward: Forward | None = None
+        # Other agents' latest event per (agent, project), with its monotonic arrival time.
+        self._remote: dict[tuple[str, str], tuple[ProgressEvent, float]] = {}
+        self.remote_ttl = 60.0  # a running snapshot not heard of for this long is dropped
         self.published_count = 0
         # The all-projects stream numbers its events with one global sequence.
         self._global_id = 0
@@ -138,6 +145,7 @@ class ProgressTracker:
                 step_number=step_number,
                 timestamp=event.timestamp or self.clock.time(),
                 resync=False,
+                agent=event.agent or self.agent,
             )
             if self._journal is not None:
                 try:
@@ -180,9 +188,54 @@ class ProgressTracker:
             self._outbox.clear()
             self._drain_pending = False
             subscribers = list(self._subscribers)
+            forward = self._forward
         for event in events:
             for sub in subscribers:
                 sub.push(event)
+        if forward is not None and events:
+            forward(events)
+
+    # -- the team bus ----------------------------------------------------------
+
+    def set_forward(self, forward: Forward | None) -> None:
+        """Also give this agent's events, in order, to ``forward`` (on the loop)."""
+        with self._lock:
+            self._forward = forward
+
+    def ingest(self, event: ProgressEvent) -> None:
+        """Another agent's event (from the bus): kept as its latest state and shown
+        on the all-projects stream, without an id of this agent's sequence."""
+        agent = event.agent
+        if agent is None or agent == self.agent:
+            return
+        event = event.replace(global_id=0, resync=False)
+        with self._lock:
+            self._remote[(agent, event.project_id)] = (event, self.clock.monotonic())
+            subscribers = [s for s in self._subscribers if s.project_id is None]
+        for sub in subscribers:
+            sub.push(event)
+
+    def remote_states(self) -> list[ProgressEvent]:
+        """Other agents' snapshots still worth showing: running and heard of
+        lately, or finished within the retention time."""
+        with self._lock:
+            return self._remote_locked()
+
+    def _remote_locked(self) -> list[ProgressEvent]:
+        now = self.clock.monotonic()
+        for key, (event, seen) in list(self._remote.items()):
+            limit = self.retention if event.terminal else self.remote_ttl
+            if now - seen >= limit:
+                del self._remote[key]
+        return [event for event, _ in self._remote.values()]
+
+    def active(self) -> list[ProgressEvent]:
+        """This agent's snapshots that are running now (their latest event)."""
+        with self._lock:
+            return [
+                s.current for s in self._projects.values()
+                if s.current is not None and not s.current.terminal
+            ]
 
     def forget(self, project_id: str) -> None:
         """Drop a deleted project's state (its ids are not reused within this process)."""
@@ -294,6 +347,7 @@ class ProgressTracker:
                     if state.current is not None:
                         backlog.append(state.current.replace(resync=last_event_id is not None))
             sub._items.extend(backlog)
+            sub._items.extend(self._remote_locked())
             sub.floor = self._global_id
             self._subscribers.add(sub)
             return sub
