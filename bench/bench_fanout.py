@@ -75,7 +75,8 @@ def _parse_ts(raw: bytes) -> float:
     return datetime.fromisoformat(raw.decode().replace("Z", "+00:00")).timestamp()
 
 
-async def _one_client(port: int, lat: list[float], ready: list[int], stop: asyncio.Event) -> None:
+async def _one_client(port: int, lat: list[float], ready: list[int], stop: asyncio.Event,
+                      recording: list[bool]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
         b"GET /api/v1/progress/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -94,6 +95,8 @@ async def _one_client(port: int, lat: list[float], ready: list[int], stop: async
                 counted = True
                 ready[0] += 1
             *lines, buf = buf.split(b"\n")
+            if not recording[0]:  # the state at connection time is not a publish
+                continue
             for line in lines:
                 if line.startswith(b"data: "):
                     m = _TS.search(line)
@@ -111,14 +114,18 @@ async def _client_main(port: int, count: int, conn: Connection) -> None:
     lat: list[float] = []
     ready = [0]
     stop = asyncio.Event()
+    recording = [False]
     tasks = []
     for _ in range(count):
-        tasks.append(asyncio.create_task(_one_client(port, lat, ready, stop)))
+        tasks.append(asyncio.create_task(_one_client(port, lat, ready, stop, recording)))
         await asyncio.sleep(0)  # don't open them all in one burst
     loop = asyncio.get_running_loop()
     while ready[0] < count:
         await asyncio.sleep(0.05)
     conn.send(("ready", count))
+    await loop.run_in_executor(None, conn.recv)  # "go": from now on, events are publishes
+    recording[0] = True
+    conn.send(("recording", count))
     await loop.run_in_executor(None, conn.recv)  # "report"
     conn.send(("latencies", lat))
     stop.set()
@@ -141,6 +148,8 @@ class Agent:
         env = {**os.environ, "VIDSYNC_DATA_DIR": str(data_dir), "VIDSYNC_PORT": str(self.port),
                "VIDSYNC_PROGRESS_BUS": bus}
         cmd = [sys.executable, "-m", "vidsync.cli.main", "serve", "--log-level", "warning"]
+        if os.environ.get("BENCH_PROFILE"):  # profile the serving loop (the main thread)
+            cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
         if workers > 1:
             cmd += ["--workers", str(workers)]
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +232,10 @@ def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: 
             raise SystemExit("clients did not connect within 120 s")
         conn.recv()
     rss_after = agent.rss_kib()
+    for _, conn in procs:
+        conn.send("go")
+    for _, conn in procs:
+        conn.recv()
     with_subs = [agent.snapshot(project_id) for _ in range(snapshots)]
     time.sleep(0.5)  # let the last frames arrive before asking for the figures
     latencies: list[float] = []
