@@ -59,6 +59,8 @@ class Settings:
     agent_name: str = field(default_factory=socket.gethostname)
     # Seconds between two heartbeats of this agent on the Redis bus.
     agent_heartbeat: float = 2.0
+    # Local-folder snapshots run in a worker process (not a thread of the server).
+    snapshot_process: bool = True
     # How other agents' users reach this one (GET /api/v1/agents); default from host/port.
     public_url: str | None = None
     progress_buffer_size: int = 10
@@ -148,6 +150,8 @@ class Settings:
         text("VIDSYNC_AGENT_NAME", "agent_name")
         number("VIDSYNC_AGENT_HEARTBEAT", "agent_heartbeat", float)
         text("VIDSYNC_PUBLIC_URL", "public_url")
+        if env.get("VIDSYNC_SNAPSHOT_PROCESS", "").lower() in ("0", "false", "no"):
+            kw["snapshot_process"] = False
         number("VIDSYNC_PROGRESS_BUFFER_SIZE", "progress_buffer_size", int)
         number("VIDSYNC_PROGRESS_POLL_INTERVAL", "progress_poll_interval_ms", int)
         number("VIDSYNC_PROGRESS_RETENTION", "progress_retention", float)

@@ -25,6 +25,8 @@ from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
+from vidsync.snapshot.pipeline import run_snapshot
+from vidsync.snapshot.process import ProcessRunner
 from vidsync.snapshot.recovery import recover
 from vidsync.storage import open_store
 from vidsync.store.db import Database
@@ -54,6 +56,8 @@ def build_agent(settings: Settings, clock: Clock | None = None) -> Agent:
         source_for=sources,
         clock=clock,
         throttle=settings.throttle,
+        runner=ProcessRunner(settings, tracker.publish) if settings.snapshot_process
+        else run_snapshot,
     )
     recover(db, tracker, store, settings.work_dir, clock)
     batch = BatchRunner(jobs, settings.batch_concurrency)

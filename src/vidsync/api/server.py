@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 import threading
 from types import FrameType
 from typing import Literal
@@ -41,6 +43,11 @@ def serving_stack() -> tuple[str, Literal["httptools", "h11"]]:
 
 
 def serve(settings: Settings, log_level: str = "info") -> None:
+    # Snapshot threads run Python code non-stop; every time the event loop lets go
+    # of the GIL (each poll) it waits up to the switch interval to get it back.
+    # 5 ms (the default) per fan-out step showed as tens of ms of SSE latency.
+    # (VIDSYNC_SWITCH_INTERVAL: for bench_fanout.py's A/B runs only.)
+    sys.setswitchinterval(float(os.environ.get("VIDSYNC_SWITCH_INTERVAL") or 0.0005))
     app = create_app(settings)
     loop, http = serving_stack()
     config = uvicorn.Config(

@@ -80,7 +80,11 @@ class EventStreamResponse(Response):
                     break
                 await self._send(send, b": ping\n\n")
                 continue
-            await self._send(send, event.sse_frame(self.agent_wide))
+            # A reader that fell behind gets all it has in one write, not one per event.
+            frames = [event.sse_frame(self.agent_wide)]
+            while not sub.ended and (more := sub.get_nowait()) is not None:
+                frames.append(more.sse_frame(self.agent_wide))
+            await self._send(send, frames[0] if len(frames) == 1 else b"".join(frames))
             if sub.ended:
                 break
         await self._send(send, b"", more=False)

@@ -66,7 +66,10 @@ class Jobs:
         source_for: Callable[[Project], Source],
         clock: Clock | None = None,
         throttle: float = 0.0,
+        runner: Callable[[SnapshotJob], SnapshotResult] = run_snapshot,
     ) -> None:
+        """``runner`` runs one job to its end (``run_snapshot``, or in a worker process)."""
+        self._runner = runner
         self._tracker = tracker
         self._log = log
         self._store = store
@@ -159,7 +162,7 @@ class Jobs:
                     throttle=self._throttle,
                     clock=self._clock,
                 )
-                result = run_snapshot(job)
+                result = self._runner(job)
             self._record(record, result)
         finally:
             self._release(project.id, record.id, done)
