@@ -7,6 +7,7 @@ import { askForNotifications, notificationsSupported, notify, toast } from "./no
 import { ProjectPage } from "./project-page.js";
 import { ProjectsView } from "./projects.js";
 import { connectionText } from "./status.js";
+import { TeamView } from "./team.js";
 
 const DEFAULT_CONFIG = { pollIntervalMs: 1000, heartbeatSeconds: 15, retryMs: 1000 };
 const $ = (id) => document.getElementById(id);
@@ -21,6 +22,10 @@ async function main() {
   } catch {
     say("The agent does not answer", "Progress may not update until it is back.", "error");
   }
+
+  // This agent's name: events of other agents (team bus) go to the Team card.
+  const me = (await api.listAgents().catch(() => null))?.agents?.find((a) => a.self)?.name ?? null;
+  const team = new TeamView($("team-card"), $("team-list"));
 
   const hub = new ProgressHub(config);
   const modal = new ProgressModal($("progress-modal"), { hub, onMessage: (t) => say(t, "", "error") });
@@ -210,6 +215,10 @@ async function main() {
     if (!reload) reload = setTimeout(() => { reload = null; refresh(); }, 200);
   };
   hub.addEventListener("progress", ({ detail: { event, live } }) => {
+    if (event.agent && me && event.agent !== me) {
+      team.accept(event);
+      return;
+    }
     if (!view.has(event.projectId)) {
       reloadSoon(); // a project created elsewhere (CLI, another tab)
       return;
