@@ -2,7 +2,11 @@
 
 Frames are written by one task only, so they never interleave; a second task
 listens for ``http.disconnect`` so a silent stream notices a client that left;
-each send has a timeout so a stuck client cannot hold the stream forever.
+a send that does not complete within ``send_timeout`` ends the stream, so a
+stuck client cannot hold it forever.
+
+Heartbeats and the send timeout share one timer per stream, re-armed only when
+it fires: with thousands of streams, an event costs no timer at all.
 """
 
 from __future__ import annotations
@@ -44,11 +48,21 @@ class EventStreamResponse(Response):
         self.send_timeout = send_timeout
         self.status_code = 200
         self.background = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._last_write = 0.0
+        self._sending_since: float | None = None
+        self._ping_due = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = self._loop = asyncio.get_running_loop()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             async with anyio.create_task_group() as tg:
+                self._scope = tg.cancel_scope
+                self._last_write = loop.time()
+                self._timer = loop.call_later(self._period(self.heartbeat), self._tick)
 
                 async def watch_disconnect() -> None:
                     while True:
@@ -60,26 +74,60 @@ class EventStreamResponse(Response):
                 tg.start_soon(watch_disconnect)
                 await self._stream(send)
                 tg.cancel_scope.cancel()
-        except* (OSError, TimeoutError):  # the client went away, or stopped reading
+        except* (OSError, TimeoutError):  # the client went away
             pass
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             self.subscription.close()
 
+    def _tick(self) -> None:
+        """The stream's one timer: end a stuck send, or ask for a heartbeat."""
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        since = self._sending_since
+        if since is not None:
+            if now - since >= self.send_timeout:
+                if self._scope is not None:
+                    self._scope.cancel()  # the client stopped reading
+                return
+            self._timer = loop.call_later(since + self.send_timeout - now, self._tick)
+            return
+        idle = now - self._last_write
+        if idle >= self.heartbeat * 0.99:
+            self._ping_due = True
+            self.subscription.poke()
+            idle = 0.0
+        self._timer = loop.call_later(self._period(self.heartbeat - idle), self._tick)
+
+    def _period(self, until_heartbeat: float) -> float:
+        # Never longer than the send timeout, so a send that sticks is seen in time.
+        return min(until_heartbeat, self.send_timeout)
+
     async def _send(self, send: Send, body: bytes, more: bool = True) -> None:
-        # asyncio's own timeout: one timer, far cheaper than a cancel scope per frame.
-        async with asyncio.timeout(self.send_timeout):
+        loop = self._loop
+        assert loop is not None
+        self._sending_since = loop.time()
+        try:
             await send({"type": "http.response.body", "body": body, "more_body": more})
+        finally:
+            self._sending_since = None
+            self._last_write = loop.time()
 
     async def _stream(self, send: Send) -> None:
         sub = self.subscription
         await self._send(send, f"retry: {self.retry_ms}\n\n".encode())
         while True:
-            event = await sub.next(timeout=self.heartbeat)
+            event = await sub.next()
             if event is None:
                 if sub.ended:
                     break
-                await self._send(send, b": ping\n\n")
+                if self._ping_due:
+                    self._ping_due = False
+                    await self._send(send, b": ping\n\n")
                 continue
+            self._ping_due = False
             # A reader that fell behind gets all it has in one write, not one per event.
             frames = [event.sse_frame(self.agent_wide)]
             while not sub.ended and (more := sub.get_nowait()) is not None:

@@ -168,6 +168,12 @@ class Subscription:
         with self._lock:
             return None if self._ended else self._take()
 
+    def poke(self) -> None:
+        """Wake the async reader with nothing (``next`` returns None): its heartbeat."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._wake(waiter)
+
     def finish(self) -> None:
         """End after the events already buffered (agent shutdown): no event is lost."""
         with self._lock:
