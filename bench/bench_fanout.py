@@ -269,6 +269,8 @@ def main() -> None:
     ap.add_argument("--per-process", type=int, default=250)
     ap.add_argument("--keep", help="keep the generated tree in this folder")
     args = ap.parse_args()
+    if args.workers > 1:
+        raise SystemExit("--workers 2: `vidsync serve --workers` is not built yet")
 
     tmp = Path(tempfile.mkdtemp(prefix="vidsync-fanout-"))
     tree = build_tree(Path(args.keep) if args.keep else tmp / "tree", args.files)
