@@ -8,7 +8,7 @@ the ratio taken round by round and its median printed:
 
 - publish: ``ProgressTracker.publish`` of one event (no subscribers), without and
   with the metrics' tracker listener (events counter, step clock, running gauge);
-- frame: what the SSE response does per subscriber per event, ``frame()``, without
+- frame: what the SSE response does per subscriber per event, ``sse_frame()``, without
   and with the per-stream ``on_sent`` hook (latency histogram).
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set, prometheus-client writes every sample to
@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vidsync.api.metrics import AgentMetrics, multiprocess_dir
-from vidsync.api.sse import frame
 from vidsync.clock import SystemClock
 from vidsync.models import STEP_NAMES, ProgressEvent
 from vidsync.progress.tracker import ProgressTracker
@@ -93,7 +92,7 @@ def main() -> None:
                 sent = hooks[r] if hook else None
                 start = time.perf_counter()
                 for event in batch:
-                    frame(event, event.id)
+                    event.sse_frame()
                     if sent is not None:
                         sent(event)
                 return time.perf_counter() - start

@@ -2,7 +2,8 @@
 # Set up vidsync on a fresh Debian machine: system packages, a virtual environment
 # in .venv, and the pinned Python packages. Safe to run again.
 #   scripts/setup.sh          the agent only
-#   scripts/setup.sh --test   also what the test suite needs (Syncthing, Chromium, Ceph radosgw)
+#   scripts/setup.sh --test   also what the test suite needs (Syncthing, Chromium, Ceph radosgw,
+#                             Redis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ apt_install() {
 
 apt_install python3 python3-venv python3-pip
 if ((want_test)); then
-    apt_install syncthing chromium radosgw ceph-mon ceph-osd ca-certificates
+    apt_install syncthing chromium radosgw ceph-mon ceph-osd redis-server ca-certificates
 fi
 
 PY=${PYTHON:-python3}

@@ -11,8 +11,10 @@ import os
 import signal
 
 CRASH_POINTS = ("after-upload", "after-record", "after-publish")
+# Set in a snapshot worker process: the agent to kill is its parent, not itself.
+AGENT_PID_ENV = "VIDSYNC_AGENT_PID"
 
 
 def crash_point(name: str) -> None:
     if os.environ.get("VIDSYNC_TEST_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(int(os.environ.get(AGENT_PID_ENV) or os.getpid()), signal.SIGKILL)

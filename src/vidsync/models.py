@@ -86,11 +86,16 @@ class ProgressEvent:
     # Entries left out (vanished, unreadable, special), on terminal events only.
     skipped_count: int | None = None
     skipped: dict[str, int] | None = None
+    # Name of the agent that runs the snapshot (VIDSYNC_AGENT_NAME): the team view.
+    agent: str | None = None
     # Position in the agent-wide sequence (the all-projects stream's SSE id); not in JSON.
     global_id: int = 0
     # The compact JSON text, made once however many subscribers send it. Not an
     # init field, so ``replace`` (e.g. a resync copy) never carries a stale one.
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    # The SSE frames (per-project id, agent-wide id), encoded once per event.
+    _frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _global_frame: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def terminal(self) -> bool:
@@ -126,6 +131,7 @@ class ProgressEvent:
             "retry": self.retry,
             "skippedCount": self.skipped_count,
             "skipped": self.skipped,
+            "agent": self.agent,
         }
         if self.snapshot_url is not None:
             data["snapshotUrl"] = self.snapshot_url
@@ -140,6 +146,19 @@ class ProgressEvent:
         if self._text is None:
             self._text = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
         return self._text
+
+    def sse_frame(self, agent_wide: bool = False) -> bytes:
+        """The SSE frame with ``id`` (or ``global_id``), encoded once per event."""
+        if agent_wide:
+            if self._global_frame is None:
+                # Another agent's event (global_id 0) has no place in this agent's
+                # sequence: sent without an id, it leaves the client's resume point alone.
+                head = f"id: {self.global_id}\n" if self.global_id else ""
+                self._global_frame = f"{head}data: {self.json_text()}\n\n".encode()
+            return self._global_frame
+        if self._frame is None:
+            self._frame = f"id: {self.id}\ndata: {self.json_text()}\n\n".encode()
+        return self._frame
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProgressEvent:
@@ -165,6 +184,7 @@ class ProgressEvent:
             retry=data.get("retry"),
             skipped_count=data.get("skippedCount"),
             skipped=data.get("skipped"),
+            agent=data.get("agent"),
         )
 
 

@@ -61,6 +61,9 @@ class ProgressEventBody(Wire):
     rate: float | None = Field(description="Units of the step per second (see /api/v1/config)")
     eta_seconds: float | None
     queued: bool = Field(default=False, description="A batch snapshot waiting for a free slot")
+    agent: str | None = Field(
+        default=None, description="The agent that runs the snapshot (VIDSYNC_AGENT_NAME)"
+    )
     skipped_count: int | None = Field(
         default=None, description="Terminal events: entries left out (0 when none)"
     )
@@ -287,6 +290,31 @@ class Health(Wire):
     version: str
     storage: str
     progress_bus: str
+    team_bus: Literal["ok", "starting", "down"] | None = Field(
+        description="The Redis team bus; null with the memory bus"
+    )
+
+
+class RunningSnapshot(Wire):
+    project_id: str
+    snapshot_id: str | None
+    step: str
+    step_number: int
+    progress: int
+
+
+class AgentBody(Wire):
+    name: str
+    url: str
+    last_heartbeat: str
+    alive: bool
+    self_: bool = Field(alias="self", description="This agent")
+    running: list[RunningSnapshot]
+
+
+class AgentList(Wire):
+    team_bus: Literal["ok", "starting", "down"] | None
+    agents: list[AgentBody]
 
 
 class StepBody(Wire):

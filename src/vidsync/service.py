@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 from vidsync.clock import Clock, SystemClock
 from vidsync.errors import Conflict, InvalidInput, NotFound, Unavailable, clip
 from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind, new_project_id
+from vidsync.progress.bus import ProgressBus, open_bus
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchResult, BatchRunner
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
+from vidsync.snapshot.pipeline import run_snapshot
+from vidsync.snapshot.process import ProcessRunner
 from vidsync.snapshot.recovery import recover, restore_progress, resume_interrupted
 from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
 from vidsync.storage import open_store
@@ -118,6 +121,8 @@ class Service:
     jobs: Jobs
     sources: SourceFactory
     batch: BatchRunner
+    # Other agents on the same Redis (the team view); a no-op bus with "memory".
+    bus: ProgressBus
     # Snapshots the previous run left running (failed as interrupted at start-up).
     interrupted: list[SnapshotRecord] = field(default_factory=list)
 
@@ -239,11 +244,14 @@ class Service:
 
 
 def build_service(
-    settings: Settings, clock: Clock | None = None, *, recover_previous: bool = True
+    settings: Settings, clock: Clock | None = None, *, serving: bool = True
 ) -> Service:
-    """Wire the concrete parts. Event ids always continue from the journal;
-    ``recover_previous`` also fails the snapshots a crash interrupted (the agent
-    does; a one-shot CLI snapshot, maybe beside a running agent, must not)."""
+    """Wire the concrete parts. Event ids always continue from the journal.
+
+    ``serving`` is the long-running agent: it fails the snapshots a crash
+    interrupted, runs local snapshots in a worker process and joins the team
+    bus. A one-shot CLI snapshot (maybe beside a running agent) does none of that.
+    """
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_path)
@@ -253,9 +261,11 @@ def build_service(
         retention=settings.progress_retention,
         clock=clock,
         journal=db.append_event,
+        agent=settings.agent_name,
     )
     store = open_store(settings)
     sources = SourceFactory(settings, clock)
+    in_process = serving and settings.snapshot_process
     jobs = Jobs(
         tracker=tracker,
         log=db,
@@ -264,11 +274,21 @@ def build_service(
         source_for=sources,
         clock=clock,
         throttle=settings.throttle,
+        runner=ProcessRunner(settings, tracker.publish) if in_process else run_snapshot,
     )
     interrupted: list[SnapshotRecord] = []
-    if recover_previous:
+    if serving:
         interrupted = recover(db, tracker, store, settings.work_dir, clock)
     else:
         restore_progress(db, tracker)
     batch = BatchRunner(jobs, settings.batch_concurrency)
-    return Service(settings, clock, db, tracker, store, jobs, sources, batch, interrupted)
+    bus = open_bus(
+        settings.progress_bus if serving else "memory",
+        tracker,
+        name=settings.agent_name,
+        agent_url=settings.agent_url,
+        clock=clock.time,
+        retention=settings.progress_retention,
+        heartbeat=settings.agent_heartbeat,
+    )
+    return Service(settings, clock, db, tracker, store, jobs, sources, batch, bus, interrupted)

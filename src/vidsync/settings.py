@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -96,6 +98,14 @@ class Settings(BaseSettings):
     syncthing_managed: bool = False
     syncthing_scan_timeout: float = Field(default=120.0, gt=0)
     progress_bus: str = "memory"
+    # This agent's name in the team view (GET /api/v1/agents, the "agent" event field).
+    agent_name: str = Field(default_factory=socket.gethostname)
+    # Seconds between two heartbeats of this agent on the Redis bus.
+    agent_heartbeat: float = Field(default=2.0, gt=0)
+    # Local-folder snapshots run in a worker process (not a thread of the server).
+    snapshot_process: bool = True
+    # How other agents' users reach this one (GET /api/v1/agents); default from host/port.
+    public_url: str | None = None
     progress_buffer_size: int = Field(default=10, ge=1)
     progress_poll_interval_ms: int = Field(
         default=1000, ge=50, le=60_000, validation_alias=_env("PROGRESS_POLL_INTERVAL")
@@ -148,6 +158,15 @@ class Settings(BaseSettings):
         return self.storage_url or (self.data_dir / "snapshots").resolve().as_uri()
 
     @property
+    def agent_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
     def database_path(self) -> Path:
         return self.data_dir / "vidsync.db"
 
@@ -172,10 +191,13 @@ class Settings(BaseSettings):
                 "so that only clients with the key can use the agent"
             )
         if self.progress_bus != "memory":
-            # Saying so beats silently running one agent's bus where several were meant.
+            _check_redis_url(self.progress_bus)
+        if not self.agent_name or len(self.agent_name) > 128 or any(
+            c.isspace() or c == ":" for c in self.agent_name
+        ):
             raise SettingsError(
-                f"VIDSYNC_PROGRESS_BUS={self.progress_bus!r}: only 'memory' is available in "
-                "this version (the Redis bus for several agents is not built yet)"
+                f"VIDSYNC_AGENT_NAME={self.agent_name!r}: give a name of 1-128 characters "
+                "without spaces or ':'"
             )
 
     @classmethod
@@ -232,3 +254,23 @@ def _explain(exc: ValidationError, env: Mapping[str, str] | None) -> str:
             expected = err["msg"]
         problems.append(f"{name}={value!r} is not valid: expected {expected}")
     return "; ".join(problems)
+
+
+def _check_redis_url(url: str) -> None:
+    """``redis://host:port/db`` (or ``rediss://``); anything else says what is expected."""
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in ("redis", "rediss"):
+        problem = "use 'memory' (one agent) or redis://host:port/db (Redis Streams)"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            problem = "the port is not a number"
+        db = parts.path.strip("/")
+        if not parts.hostname:
+            problem = "no host: redis://host:port/db"
+        elif db and not db.isdigit():
+            problem = f"the database {db!r} is not a number"
+    if problem:
+        raise SettingsError(f"VIDSYNC_PROGRESS_BUS={url!r}: {problem}")

@@ -24,11 +24,14 @@ def test_defaults_are_the_embedded_mode() -> None:
         ),
         ({"VIDSYNC_SYNCTHING_MANAGED": "maybe"}, "SYNCTHING_MANAGED='maybe'.*true or false"),
         ({"VIDSYNC_HOST": "0.0.0.0"}, "set VIDSYNC_API_KEY"),
-        ({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/0"}, "only 'memory'"),
         ({"VIDSYNC_PROGRESS_BUFFER_SIZE": "0"}, "VIDSYNC_PROGRESS_BUFFER_SIZE='0'.*at least 1"),
         ({"VIDSYNC_API_KEY": " "}, "VIDSYNC_API_KEY is too short"),
         ({"VIDSYNC_API_KEY": "a"}, "VIDSYNC_API_KEY is too short"),
         ({"VIDSYNC_API_KEY": "  fifteen-chars  "}, "VIDSYNC_API_KEY is too short"),
+        ({"VIDSYNC_PROGRESS_BUS": "kafka://127.0.0.1:9092"}, r"'memory' \(one agent\) or redis://"),
+        ({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/zero"}, "'zero' is not a number"),
+        ({"VIDSYNC_PROGRESS_BUS": "redis:///0"}, "no host"),
+        ({"VIDSYNC_AGENT_NAME": "edit bay 2"}, "without spaces"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:
@@ -70,3 +73,10 @@ def test_api_key_is_stripped_and_needs_16_characters() -> None:
 def test_resume_interrupted_is_off_unless_asked() -> None:
     assert not Settings.from_env({}).resume_interrupted
     assert Settings.from_env({"VIDSYNC_RESUME_INTERRUPTED": "1"}).resume_interrupted
+
+
+def test_a_redis_bus_and_an_agent_name_are_accepted() -> None:
+    s = Settings.from_env({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/0",
+                           "VIDSYNC_AGENT_NAME": "edit-bay-2"})
+    s.check()
+    assert (s.progress_bus, s.agent_name) == ("redis://127.0.0.1:6379/0", "edit-bay-2")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ def read_stream(
     max_events: int | None = None,
     timeout: float = 30.0,
     opened: threading.Event | None = None,
+    stop: Callable[[dict[str, Any]], bool] | None = None,
 ) -> StreamResult:
     """Read events until the server ends the stream or ``max_events`` arrived.
 
@@ -60,8 +62,12 @@ def read_stream(
                     result.retry = sse.retry
                 if not sse.data:
                     continue
-                result.events.append((int(sse.id), json.loads(sse.data)))
+                # Another agent's event has no id of this stream (0 here).
+                data = json.loads(sse.data)
+                result.events.append((int(sse.id) if sse.id else 0, data))
                 if max_events is not None and len(result.events) >= max_events:
+                    break
+                if stop is not None and stop(data):
                     break
         except (httpx.StreamClosed, httpx.ReadError, httpx.RemoteProtocolError):
             if watchdog.is_alive():  # not our own cut: a real error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vidsync import __version__
-from vidsync.api import metrics, progress, projects, skipped, snapshots
+from vidsync.api import agents, metrics, progress, projects, skipped, snapshots
 from vidsync.api.errors import BodyLimit, install_error_handlers
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard, OriginGuard
 from vidsync.api.state import Agent
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A managed Syncthing that cannot start fails the start-up, with its log.
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
+        # Progress fans out on this loop: the pipeline only hands events off.
+        agent.tracker.attach_loop(asyncio.get_running_loop())
+        await agent.bus.start()
         if settings.resume_interrupted:  # after Syncthing is up: its sources need it
             agent.resume_interrupted()
         try:
@@ -53,6 +57,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             # Usually done already by the server's signal handler; off the event loop
             # either way, since it waits for worker threads.
+            await anyio.to_thread.run_sync(agent.jobs.shutdown)
+            await agent.bus.stop()
             await anyio.to_thread.run_sync(agent.close)
 
     app = FastAPI(
@@ -67,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(progress.router)
     app.include_router(snapshots.router)
     app.include_router(skipped.router)
+    app.include_router(agents.router)
     metrics.install(app, agent)
 
     @app.get("/api/v1/health", summary="Liveness and configuration summary",
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "version": __version__,
             "storage": settings.effective_storage_url.split(":", 1)[0],
             "progressBus": settings.progress_bus,
+            "teamBus": agent.bus.status,
         }
 
     @app.get(

@@ -150,14 +150,10 @@ def stream_all_progress(
 ) -> Any:
     resume = _last_event_id(last_event_id, lastEventId)
     sub = agent.tracker.subscribe_all(last_event_id=resume)
-
-    def global_id(event: ProgressEvent) -> int:
-        return event.global_id
-
     return EventStreamResponse(
         sub,
         heartbeat=agent.settings.sse_heartbeat,
         retry_ms=agent.settings.sse_retry_ms,
-        event_id=global_id,
+        agent_wide=True,
         on_sent=on_sent,
     )

@@ -2,11 +2,16 @@
 
 Frames are written by one task only, so they never interleave; a second task
 listens for ``http.disconnect`` so a silent stream notices a client that left;
-each send has a timeout so a stuck client cannot hold the stream forever.
+a send that does not complete within ``send_timeout`` ends the stream, so a
+stuck client cannot hold it forever.
+
+Heartbeats and the send timeout share one timer per stream, re-armed only when
+it fires: with thousands of streams, an event costs no timer at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import anyio
@@ -24,10 +29,6 @@ SSE_HEADERS = [
 ]
 
 
-def frame(event: ProgressEvent, event_id: int) -> bytes:
-    return f"id: {event_id}\ndata: {event.json_text()}\n\n".encode()
-
-
 class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
@@ -37,23 +38,35 @@ class EventStreamResponse(Response):
         *,
         heartbeat: float,
         retry_ms: int,
-        event_id: Callable[[ProgressEvent], int] = lambda e: e.id,
+        agent_wide: bool = False,
         send_timeout: float = 30.0,
         on_sent: Callable[[ProgressEvent], None] | None = None,
     ) -> None:
+        """``agent_wide``: the SSE ids are the agent-wide ``global_id`` (the
+        all-projects stream), else the project's own ids."""
         self.subscription = subscription
         self.heartbeat = heartbeat
         self.retry_ms = retry_ms
-        self.event_id = event_id
+        self.agent_wide = agent_wide
         self.send_timeout = send_timeout
         self.on_sent = on_sent
         self.status_code = 200
         self.background = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._last_write = 0.0
+        self._sending_since: float | None = None
+        self._ping_due = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = self._loop = asyncio.get_running_loop()
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             async with anyio.create_task_group() as tg:
+                self._scope = tg.cancel_scope
+                self._last_write = loop.time()
+                self._timer = loop.call_later(self._period(self.heartbeat), self._tick)
 
                 async def watch_disconnect() -> None:
                     while True:
@@ -65,28 +78,69 @@ class EventStreamResponse(Response):
                 tg.start_soon(watch_disconnect)
                 await self._stream(send)
                 tg.cancel_scope.cancel()
-        except* (OSError, TimeoutError):  # the client went away, or stopped reading
+        except* (OSError, TimeoutError):  # the client went away
             pass
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             self.subscription.close()
 
+    def _tick(self) -> None:
+        """The stream's one timer: end a stuck send, or ask for a heartbeat."""
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        since = self._sending_since
+        if since is not None:
+            if now - since >= self.send_timeout:
+                if self._scope is not None:
+                    self._scope.cancel()  # the client stopped reading
+                return
+            self._timer = loop.call_later(since + self.send_timeout - now, self._tick)
+            return
+        idle = now - self._last_write
+        if idle >= self.heartbeat * 0.99:
+            self._ping_due = True
+            self.subscription.poke()
+            idle = 0.0
+        self._timer = loop.call_later(self._period(self.heartbeat - idle), self._tick)
+
+    def _period(self, until_heartbeat: float) -> float:
+        # Never longer than the send timeout, so a send that sticks is seen in time.
+        return min(until_heartbeat, self.send_timeout)
+
     async def _send(self, send: Send, body: bytes, more: bool = True) -> None:
-        with anyio.fail_after(self.send_timeout):
+        loop = self._loop
+        assert loop is not None
+        self._sending_since = loop.time()
+        try:
             await send({"type": "http.response.body", "body": body, "more_body": more})
+        finally:
+            self._sending_since = None
+            self._last_write = loop.time()
 
     async def _stream(self, send: Send) -> None:
         sub = self.subscription
         await self._send(send, f"retry: {self.retry_ms}\n\n".encode())
         while True:
-            event = await sub.next(timeout=self.heartbeat)
+            event = await sub.next()
             if event is None:
                 if sub.ended:
                     break
-                await self._send(send, b": ping\n\n")
+                if self._ping_due:
+                    self._ping_due = False
+                    await self._send(send, b": ping\n\n")
                 continue
-            await self._send(send, frame(event, self.event_id(event)))
+            self._ping_due = False
+            # A reader that fell behind gets all it has in one write, not one per event.
+            batch = [event]
+            while not sub.ended and (more := sub.get_nowait()) is not None:
+                batch.append(more)
+            frames = [e.sse_frame(self.agent_wide) for e in batch]
+            await self._send(send, frames[0] if len(frames) == 1 else b"".join(frames))
             if self.on_sent is not None:
-                self.on_sent(event)
+                for sent in batch:
+                    self.on_sent(sent)
             if sub.ended:
                 break
         await self._send(send, b"", more=False)

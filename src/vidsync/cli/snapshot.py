@@ -19,7 +19,7 @@ from vidsync.settings import Settings
 def snapshot_in_process(settings: Settings, path: Path, *, json_lines: bool) -> int:
     # Opening the store first: a bad VIDSYNC_STORAGE_URL must not leave a snapshot
     # marked running (build_service raises before any record is written).
-    service = build_service(settings, recover_previous=False)
+    service = build_service(settings, serving=False)
     try:
         try:
             folder = check_project_path(str(path.expanduser().absolute()))

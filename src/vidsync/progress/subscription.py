@@ -43,8 +43,12 @@ class Subscription:
         self._items: deque[ProgressEvent] = deque()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
+        # Events at or below this agent-wide id were already in the state the
+        # subscription started from (they may still be on their way to the fan-out).
+        self.floor = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready: asyncio.Event | None = None
+        self._loop_thread: int | None = None
+        self._waiter: asyncio.Future[None] | None = None  # the async reader, while it waits
         self._closed = False
         self._finishing = False  # deliver what is buffered, then end
         self._ended = False  # delivered the terminal event it waited for
@@ -58,7 +62,7 @@ class Subscription:
         return self.snapshot_id is None or event.snapshot_id == self.snapshot_id
 
     def push(self, event: ProgressEvent) -> None:
-        if not self.wants(event):
+        if 0 < event.global_id <= self.floor or not self.wants(event):
             return
         with self._lock:
             if self._closed:
@@ -67,7 +71,9 @@ class Subscription:
                 self._make_room()
             self._items.append(event)
             self._cond.notify_all()
-        self._wake()
+            waiter = self._waiter
+        if waiter is not None:
+            self._wake(waiter)
 
     def _make_room(self) -> None:
         items = self._items
@@ -88,12 +94,18 @@ class Subscription:
             del items[victim]
             self.coalesced += 1
 
-    def _wake(self) -> None:
-        loop, ready = self._loop, self._ready
-        if loop is None or ready is None:
+    def _wake(self, waiter: asyncio.Future[None]) -> None:
+        # On the reader's own loop (the tracker's fan-out runs there) wake it
+        # directly; from another thread, through the loop.
+        if threading.get_ident() == self._loop_thread:
+            if not waiter.done():
+                waiter.set_result(None)
+            return
+        loop = self._loop
+        if loop is None:
             return
         try:
-            loop.call_soon_threadsafe(ready.set)
+            loop.call_soon_threadsafe(_resolve, waiter)
         except RuntimeError:  # the reader's loop is closed: nobody is listening
             self.close()
 
@@ -128,32 +140,48 @@ class Subscription:
             return None if self._ended else self._take()
 
     async def next(self, timeout: float | None = None) -> ProgressEvent | None:
-        """Async read; None on timeout or when ended."""
+        """Async read; None on timeout or when ended.
+
+        Waits on a bare future with one timer (no task, no ``wait_for``): with
+        thousands of readers, each wake-up must cost as little as possible.
+        """
         import asyncio  # here: the CLI's in-process snapshot never needs asyncio (20 ms)
 
-        if self._ready is None:
-            self._loop = asyncio.get_running_loop()
-            self._ready = asyncio.Event()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
         with self._lock:
             if self._ended:
                 return None
             event = self._take()
             if event is not None or self._closed or self._ended:
                 return event
-            self._ready.clear()
+            waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _resolve, waiter) if timeout is not None else None
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            return None
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
         with self._lock:
             return None if self._ended else self._take()
+
+    def poke(self) -> None:
+        """Wake the async reader with nothing (``next`` returns None): its heartbeat."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._wake(waiter)
 
     def finish(self) -> None:
         """End after the events already buffered (agent shutdown): no event is lost."""
         with self._lock:
             self._finishing = True
             self._cond.notify_all()
-        self._wake()
+            waiter = self._waiter
+        if waiter is not None:
+            self._wake(waiter)
 
     def close(self) -> None:
         with self._lock:
@@ -161,11 +189,17 @@ class Subscription:
                 return
             self._closed = True
             self._cond.notify_all()
+            waiter = self._waiter
         if self._on_close is not None:
             self._on_close(self)
-        loop, ready = self._loop, self._ready
-        if loop is not None and ready is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(ready.set)
+        loop = self._loop
+        if waiter is not None and loop is not None and not loop.is_closed():
+            self._wake(waiter)
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -3,6 +3,12 @@
 It knows nothing of HTTP. ``publish`` is called by snapshot reporters from worker
 threads and never blocks on a subscriber; the SSE and poll endpoints, the
 history log and the CLI bar are all just subscribers or listeners.
+
+Once a serving event loop is attached (``attach_loop``), ``publish`` only
+journals the event and hands it off: one wake-up of the loop per event, and
+the fan-out to every subscriber runs there. The pipeline's cost per event is
+then the same with 0 or 10,000 subscribers. Without a loop (the CLI, unit
+tests) the fan-out happens in ``publish`` itself.
 """
 
 from __future__ import annotations
@@ -12,12 +18,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import ProgressEvent, Step
 from vidsync.progress.subscription import Subscription
 
+if TYPE_CHECKING:
+    import asyncio  # the CLI's in-process snapshot never imports it (20 ms)
+
 Listener = Callable[[ProgressEvent], None]
+Forward = Callable[[list[ProgressEvent]], None]
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +49,7 @@ class ProgressTracker:
         retention: float = 600.0,
         clock: Clock | None = None,
         journal: Listener | None = None,
+        agent: str | None = None,
     ) -> None:
         """``journal`` records each event before anyone sees it (so an id that a
         client saw is never issued again after a restart); keep it quick."""
@@ -50,10 +62,23 @@ class ProgressTracker:
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Listener] = []
         self._journal = journal
+        self.agent = agent  # stamped on this agent's events
+        self._forward: Forward | None = None
+        # Other agents' latest event per (agent, project), with its monotonic arrival time.
+        self._remote: dict[tuple[str, str], tuple[ProgressEvent, float]] = {}
+        self.remote_ttl = 60.0  # a running snapshot not heard of for this long is dropped
         self.published_count = 0
         # The all-projects stream numbers its events with one global sequence.
         self._global_id = 0
         self._global_ring: deque[tuple[int, ProgressEvent]] = deque(maxlen=ring_size)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: deque[ProgressEvent] = deque()
+        self._drain_pending = False
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Fan out on ``loop`` from now on (None: back to fanning out in ``publish``)."""
+        with self._lock:
+            self._loop = loop
 
     # -- producer ------------------------------------------------------------
 
@@ -120,6 +145,7 @@ class ProgressTracker:
                 step_number=step_number,
                 timestamp=event.timestamp or self.clock.time(),
                 resync=False,
+                agent=event.agent or self.agent,
             )
             if self._journal is not None:
                 try:
@@ -131,12 +157,85 @@ class ProgressTracker:
             state.ring.append(final)
             self._global_ring.append((self._global_id, final))
             self.published_count += 1
-            for sub in list(self._subscribers):
-                sub.push(final)
+            self._hand_off(final)
             listeners = list(self._listeners)
         for listener in listeners:
             listener(final)
         return final
+
+    def _hand_off(self, event: ProgressEvent) -> None:
+        """Queue ``event`` for the loop's fan-out, or fan out here if there is no loop."""
+        loop = self._loop
+        if loop is not None:
+            self._outbox.append(event)
+            if self._drain_pending:
+                return
+            try:
+                loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop has closed: fan out here
+                self._loop = None
+                self._outbox.clear()
+            else:
+                self._drain_pending = True
+                return
+        for sub in list(self._subscribers):
+            sub.push(event)
+
+    def _drain(self) -> None:
+        """On the serving loop: give queued events to every subscriber, in order."""
+        with self._lock:
+            events = list(self._outbox)
+            self._outbox.clear()
+            self._drain_pending = False
+            subscribers = list(self._subscribers)
+            forward = self._forward
+        for event in events:
+            for sub in subscribers:
+                sub.push(event)
+        if forward is not None and events:
+            forward(events)
+
+    # -- the team bus ----------------------------------------------------------
+
+    def set_forward(self, forward: Forward | None) -> None:
+        """Also give this agent's events, in order, to ``forward`` (on the loop)."""
+        with self._lock:
+            self._forward = forward
+
+    def ingest(self, event: ProgressEvent) -> None:
+        """Another agent's event (from the bus): kept as its latest state and shown
+        on the all-projects stream, without an id of this agent's sequence."""
+        agent = event.agent
+        if agent is None or agent == self.agent:
+            return
+        event = event.replace(global_id=0, resync=False)
+        with self._lock:
+            self._remote[(agent, event.project_id)] = (event, self.clock.monotonic())
+            subscribers = [s for s in self._subscribers if s.project_id is None]
+        for sub in subscribers:
+            sub.push(event)
+
+    def remote_states(self) -> list[ProgressEvent]:
+        """Other agents' snapshots still worth showing: running and heard of
+        lately, or finished within the retention time."""
+        with self._lock:
+            return self._remote_locked()
+
+    def _remote_locked(self) -> list[ProgressEvent]:
+        now = self.clock.monotonic()
+        for key, (event, seen) in list(self._remote.items()):
+            limit = self.retention if event.terminal else self.remote_ttl
+            if now - seen >= limit:
+                del self._remote[key]
+        return [event for event, _ in self._remote.values()]
+
+    def active(self) -> list[ProgressEvent]:
+        """This agent's snapshots that are running now (their latest event)."""
+        with self._lock:
+            return [
+                s.current for s in self._projects.values()
+                if s.current is not None and not s.current.terminal
+            ]
 
     def forget(self, project_id: str) -> None:
         """Drop a deleted project's state (its ids are not reused within this process)."""
@@ -223,6 +322,7 @@ class ProgressTracker:
                 if sub.wants(event):
                     # The backlog may exceed the buffer: it is what the client asked for.
                     sub._items.append(event)
+            sub.floor = self._global_id
             self._subscribers.add(sub)
         return sub
 
@@ -247,11 +347,29 @@ class ProgressTracker:
                     if state.current is not None:
                         backlog.append(state.current.replace(resync=last_event_id is not None))
             sub._items.extend(backlog)
+            sub._items.extend(self._remote_locked())
+            sub.floor = self._global_id
             self._subscribers.add(sub)
             return sub
 
     def finish_all(self) -> None:
-        """Let every subscriber drain its buffer and end (the agent is stopping)."""
+        """Let every subscriber drain its buffer and end (the agent is stopping).
+
+        With a loop attached this runs there, after the events already handed
+        off, so the last ones (the "interrupted" failures) still reach everyone.
+        """
+        with self._lock:
+            loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._finish_now)
+                return
+            except RuntimeError:
+                pass
+        self._finish_now()
+
+    def _finish_now(self) -> None:
+        self._drain()
         with self._lock:
             subscribers = list(self._subscribers)
         for sub in subscribers:

@@ -73,7 +73,10 @@ class Jobs:
         source_for: Callable[[Project], Source],
         clock: Clock | None = None,
         throttle: float = 0.0,
+        runner: Callable[[SnapshotJob], SnapshotResult] = run_snapshot,
     ) -> None:
+        """``runner`` runs one job to its end (``run_snapshot``, or in a worker process)."""
+        self._runner = runner
         self._tracker = tracker
         self._log = log
         self._store = store
@@ -179,7 +182,7 @@ class Jobs:
                     clock=self._clock,
                     persist=lambda result: self._record(record, result),
                 )
-                run_snapshot(job)
+                self._runner(job)
         finally:
             self._release(project.id, record.id, done)
 

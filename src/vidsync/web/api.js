@@ -33,6 +33,7 @@ async function request(method, path, body) {
 }
 
 export const getConfig = () => request("GET", "/api/v1/config");
+export const listAgents = () => request("GET", "/api/v1/agents");
 export const listProjects = () => request("GET", "/api/v1/projects").then((d) => d.projects);
 export const createProjectWithSnapshot = (name, localPath) =>
   request("POST", "/api/v1/projects/with-snapshot", { name, localPath });

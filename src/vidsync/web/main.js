@@ -10,6 +10,7 @@ import { ProjectPage } from "./project-page.js";
 import { ProjectsView } from "./projects.js";
 import { connectionText } from "./status.js";
 import { TransfersTray } from "./tray.js";
+import { TeamView } from "./team.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,6 +24,10 @@ async function main() {
   } catch {
     say("The agent does not answer", "Progress may not update until it is back.", "error");
   }
+
+  // This agent's name: events of other agents (team bus) go to the Team card.
+  const me = (await api.listAgents().catch(() => null))?.agents?.find((a) => a.self)?.name ?? null;
+  const team = new TeamView($("team-card"), $("team-list"));
 
   const hub = new ProgressHub(config);
   const modal = new ProgressModal($("progress-modal"), { hub, onMessage: (t) => say(t, "", "error") });
@@ -225,6 +230,10 @@ async function main() {
     if (!reload) reload = setTimeout(() => { reload = null; refresh(); }, 200);
   };
   hub.addEventListener("progress", ({ detail: { event, live } }) => {
+    if (event.agent && me && event.agent !== me) {
+      team.accept(event);
+      return;
+    }
     tray.update(event);
     if (!view.has(event.projectId)) {
       reloadSoon(); // a project created elsewhere (CLI, another tab)

@@ -1,0 +1,311 @@
+"""Benchmark: progress fan-out to many SSE subscribers, clients in their own processes.
+
+    .venv/bin/python bench/bench_fanout.py [--subscribers 100,1000,5000] [--snapshots 3]
+        [--files 30000] [--bus memory|redis] [--workers 1|2] [--per-process 250]
+
+Starts a real agent (``vidsync serve``) on a free port with a fresh data dir and a
+generated folder of ``--files`` files. For each N it opens N connections to
+``/api/v1/progress/stream`` from client processes (asyncio, raw sockets, at most
+``--per-process`` connections each), runs ``--snapshots`` snapshots back to back,
+and prints:
+
+- publish -> receive latency p50/p95/p99/max in ms, from each event's own
+  ``timestamp`` (set when the agent published it) against its arrival time in the
+  client, same machine, same clock;
+- KiB of server memory (RSS, all agent processes) per subscriber;
+- the snapshot time with N subscribers against the mean of snapshots with none,
+  measured in the same run (baseline snapshots run before each N).
+
+Snapshot time is the server's own record (``durationSeconds``), so client-side
+delays do not count. Targets (issue 10): 1,000 subscribers p99 <= 25 ms and
+<= 30 KiB each; snapshot time 100 subscribers <= 1.05x none, 1,000 <= 1.10x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+_TS = re.compile(rb'"timestamp":"([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def build_tree(root: Path, files: int, per_dir: int = 100) -> Path:
+    marker = root / f".built-{files}"
+    if marker.exists():
+        return root
+    for i in range(0, files, per_dir):
+        d = root / f"d{i // (per_dir * 50):03d}" / f"s{i // per_dir:05d}"
+        d.mkdir(parents=True, exist_ok=True)
+        for j in range(i, min(i + per_dir, files)):
+            (d / f"clip_{j:07d}.mov").touch()
+    marker.touch()
+    return root
+
+
+# -- client processes ----------------------------------------------------------
+
+
+def _parse_ts(raw: bytes) -> float:
+    return datetime.fromisoformat(raw.decode().replace("Z", "+00:00")).timestamp()
+
+
+async def _one_client(port: int, lat: list[float], ready: list[int], stop: asyncio.Event,
+                      recording: list[bool]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /api/v1/progress/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Accept: text/event-stream\r\n\r\n"
+    )
+    buf = b""
+    counted = False
+    try:
+        while not stop.is_set():
+            chunk = await reader.read(65536)
+            if not chunk:
+                return
+            now = time.time()
+            buf += chunk
+            if not counted and b"retry:" in buf:
+                counted = True
+                ready[0] += 1
+            *lines, buf = buf.split(b"\n")
+            if not recording[0]:  # the state at connection time is not a publish
+                continue
+            for line in lines:
+                if line.startswith(b"data: "):
+                    m = _TS.search(line)
+                    if m:
+                        lat.append((now - _parse_ts(m.group(1))) * 1000.0)
+    finally:
+        writer.close()
+
+
+async def _client_main(port: int, count: int, conn: Connection) -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    lat: list[float] = []
+    ready = [0]
+    stop = asyncio.Event()
+    recording = [False]
+    tasks = []
+    for _ in range(count):
+        tasks.append(asyncio.create_task(_one_client(port, lat, ready, stop, recording)))
+        await asyncio.sleep(0)  # don't open them all in one burst
+    loop = asyncio.get_running_loop()
+    while ready[0] < count:
+        await asyncio.sleep(0.05)
+    conn.send(("ready", count))
+    await loop.run_in_executor(None, conn.recv)  # "go": from now on, events are publishes
+    recording[0] = True
+    conn.send(("recording", count))
+    await loop.run_in_executor(None, conn.recv)  # "report"
+    conn.send(("latencies", lat))
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def client_process(port: int, count: int, conn: Connection) -> None:
+    asyncio.run(_client_main(port, count, conn))
+
+
+# -- the agent -------------------------------------------------------------------
+
+
+class Agent:
+    def __init__(self, data_dir: Path, bus: str, workers: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "VIDSYNC_DATA_DIR": str(data_dir), "VIDSYNC_PORT": str(self.port),
+               "VIDSYNC_PROGRESS_BUS": bus}
+        cmd = [sys.executable, "-m", "vidsync.cli.main", "serve", "--log-level", "warning"]
+        if os.environ.get("BENCH_PROFILE"):  # profile the serving loop (the main thread)
+            cmd[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(data_dir / "agent.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"agent did not start: {(data_dir / 'agent.log').read_text()}")
+            time.sleep(0.1)
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+
+    def rss_kib(self) -> int:
+        """Resident memory of the agent and all its child processes."""
+        pids = [self.proc.pid]
+        with contextlib.suppress(FileNotFoundError):
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            pids += [int(p) for p in kids.split()]
+        total = 0
+        for pid in pids:
+            with contextlib.suppress(FileNotFoundError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total
+
+    def snapshot(self, project_id: str) -> float:
+        """Run one snapshot to its end; the server's recorded duration in seconds."""
+        r = self.http.post(f"/api/v1/projects/{project_id}/snapshot")
+        r.raise_for_status()
+        sid = r.json()["snapshotId"]
+        while True:
+            rec = self.http.get(f"/api/v1/projects/{project_id}/snapshots/{sid}",
+                                params={"limit": 1}).json()
+            record = rec["snapshot"]
+            if record["state"] != "running":
+                if record["state"] != "completed":
+                    raise SystemExit(f"snapshot {sid} ended {record['state']}: {record}")
+                return float(record["durationSeconds"])
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: int
+            ) -> dict[str, Any]:
+    base = [agent.snapshot(project_id) for _ in range(snapshots)]
+    rss_before = agent.rss_kib()
+    procs: list[tuple[mp.process.BaseProcess, Connection]] = []
+    ctx = mp.get_context("spawn")
+    left = n
+    while left > 0:
+        count = min(per_process, left)
+        left -= count
+        ours, theirs = ctx.Pipe()
+        p = ctx.Process(target=client_process, args=(agent.port, count, theirs), daemon=True)
+        p.start()
+        procs.append((p, ours))
+    for _, conn in procs:
+        if not conn.poll(120):
+            raise SystemExit("clients did not connect within 120 s")
+        conn.recv()
+    rss_after = agent.rss_kib()
+    for _, conn in procs:
+        conn.send("go")
+    for _, conn in procs:
+        conn.recv()
+    with_subs = [agent.snapshot(project_id) for _ in range(snapshots)]
+    time.sleep(0.5)  # let the last frames arrive before asking for the figures
+    latencies: list[float] = []
+    for _, conn in procs:
+        conn.send("report")
+    for p, conn in procs:
+        latencies += conn.recv()[1]
+        p.join(30)
+    return {
+        "n": n,
+        "events": len(latencies),
+        "p50": pct(latencies, 0.50),
+        "p95": pct(latencies, 0.95),
+        "p99": pct(latencies, 0.99),
+        "max": max(latencies, default=float("nan")),
+        "kib_per_sub": (rss_after - rss_before) / n,
+        "none_s": statistics.mean(base),
+        "with_s": statistics.mean(with_subs),
+        "ratio": statistics.mean(with_subs) / statistics.mean(base),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--subscribers", default="100,1000,5000")
+    ap.add_argument("--snapshots", type=int, default=3)
+    ap.add_argument("--files", type=int, default=30000)
+    ap.add_argument("--bus", default="memory", help="memory, redis (starts redis-server), "
+                    "or a redis:// URL")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--per-process", type=int, default=250)
+    ap.add_argument("--keep", help="keep the generated tree in this folder")
+    args = ap.parse_args()
+    if args.workers > 1:
+        raise SystemExit("--workers 2: `vidsync serve --workers` is not built yet")
+
+    tmp = Path(tempfile.mkdtemp(prefix="vidsync-fanout-"))
+    tree = build_tree(Path(args.keep) if args.keep else tmp / "tree", args.files)
+    redis_proc = None
+    bus = args.bus
+    if bus == "redis":
+        port = free_port()
+        redis_proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", str(tmp), "--daemonize", "no"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bus = f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.3)
+    agent = Agent(tmp / "data", bus, args.workers)
+    try:
+        project = agent.http.post("/api/v1/projects", json={"name": "bench",
+                                  "localPath": str(tree)}).json()
+        agent.snapshot(project["projectId"])  # warm the page cache and the code
+        print(f"fan-out: {args.files} files, bus={args.bus}, workers={args.workers}, "
+              f"{args.snapshots} snapshots per figure")
+        print(f"{'subs':>6} {'events':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+              f"{'max ms':>8} {'KiB/sub':>8} {'none s':>7} {'with s':>7} {'ratio':>6}")
+        for n in [int(x) for x in args.subscribers.split(",")]:
+            r = measure(agent, project["projectId"], n, args.snapshots, args.per_process)
+            print(f"{r['n']:>6} {r['events']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} "
+                  f"{r['p99']:>8.1f} {r['max']:>8.1f} {r['kib_per_sub']:>8.1f} "
+                  f"{r['none_s']:>7.3f} {r['with_s']:>7.3f} {r['ratio']:>6.2f}", flush=True)
+    finally:
+        agent.stop()
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps({"done": True}))
+
+
+if __name__ == "__main__":
+    main()
