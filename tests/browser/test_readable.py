@@ -452,11 +452,11 @@ def test_states_badges_units_plurals_retry_and_small_dark_screens(
                                        ".backgroundColor")
             assert (background == "rgb(15, 18, 22)") == (options["color_scheme"] == "dark")
             if name in ("light", "dark", "narrow"):
-                shots = SCREENSHOTS or tmp_path
-                shots.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shots / f"projects-{name}.png"),
+                shot_dir = SCREENSHOTS or tmp_path
+                shot_dir.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot_dir / f"projects-{name}.png"),
                                 animations="disabled", full_page=name == "narrow")
-                assert (shots / f"projects-{name}.png").stat().st_size > 1000
+                assert (shot_dir / f"projects-{name}.png").stat().st_size > 1000
             if name == "tiny":
                 row(page, slow[0]).get_by_role("button", name=re.compile("^View progress")).click()
                 expect(page.locator(MODAL)).to_be_visible()
