@@ -34,7 +34,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from vidsync.models import ProgressEvent
-from vidsync.progress.bus import AgentInfo, running_summary
+from vidsync.progress.team import AgentInfo, running_summary
 from vidsync.progress.tracker import ProgressTracker
 
 log = logging.getLogger(__name__)
