@@ -58,6 +58,35 @@ def iso_utc(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
+@dataclass(frozen=True, slots=True)
+class UploadRetry:
+    """An upload failed and will be tried again: attempt ``attempt`` of ``max_attempts``
+    retries, after ``delay_seconds``."""
+
+    attempt: int
+    max_attempts: int
+    delay_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "maxAttempts": self.max_attempts,
+            "delaySeconds": self.delay_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UploadRetry:
+        return cls(int(data["attempt"]), int(data["maxAttempts"]), float(data["delaySeconds"]))
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Upload failed, retrying in {self.delay_seconds:g} s "
+            f"(attempt {self.attempt} of {self.max_attempts})"
+        )
+
+
+
 @dataclass(slots=True)
 class ProgressEvent:
     """One progress event; it always carries the whole current state (DESIGN §3)."""
@@ -81,8 +110,8 @@ class ProgressEvent:
     resync: bool = False
     # A batch snapshot reserved but waiting for a free slot.
     queued: bool = False
-    # An upload retry in progress: {"attempt", "maxAttempts", "delaySeconds"}.
-    retry: dict[str, Any] | None = None
+    # An upload retry in progress.
+    retry: UploadRetry | None = None
     # Entries left out (vanished, unreadable, special), on terminal events only.
     skipped_count: int | None = None
     skipped: dict[str, int] | None = None
@@ -128,7 +157,7 @@ class ProgressEvent:
             "rate": self.rate,
             "etaSeconds": self.eta_seconds,
             "queued": self.queued,
-            "retry": self.retry,
+            "retry": self.retry.to_json() if self.retry is not None else None,
             "skippedCount": self.skipped_count,
             "skipped": self.skipped,
             "agent": self.agent,
@@ -181,7 +210,7 @@ class ProgressEvent:
             eta_seconds=data.get("etaSeconds"),
             resync=bool(data.get("resync", False)),
             queued=bool(data.get("queued", False)),
-            retry=data.get("retry"),
+            retry=UploadRetry.from_json(data["retry"]) if data.get("retry") else None,
             skipped_count=data.get("skippedCount"),
             skipped=data.get("skipped"),
             agent=data.get("agent"),

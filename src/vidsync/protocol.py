@@ -46,6 +46,7 @@ STATE_LABELS: dict[str, str] = {
 
 # Reconnection delays of every client, in ms: 1 s, 2 s, 4 s, 8 s, 15 s, then 30 s.
 BACKOFF_DELAYS_MS: tuple[int, ...] = (1000, 2000, 4000, 8000, 15000, 30000)
+BACKOFF_DELAYS_S: tuple[float, ...] = tuple(ms / 1000 for ms in BACKOFF_DELAYS_MS)
 # Each delay is spread by up to this fraction either way, so clients do not reconnect in step.
 BACKOFF_JITTER = 0.2
 

@@ -182,11 +182,11 @@ def test_client_types_match_the_schema(typed: Any, model: type[schemas.Wire]) ->
 
 
 def test_every_event_the_tracker_sends_matches_the_event_schema() -> None:
-    from vidsync.models import ProgressEvent, Step
+    from vidsync.models import ProgressEvent, Step, UploadRetry
 
     events = [
         ProgressEvent("p", Step.UPLOADING, 5, 80, "m", 1.0, id=3, snapshot_id="s",
-                      retry={"attempt": 1, "maxAttempts": 3, "delaySeconds": 1.0}),
+                      retry=UploadRetry(1, 3, 1.0)),
         ProgressEvent("p", Step.COMPLETED, 6, 100, "m", 1.0, snapshot_url="file:///x"),
         ProgressEvent("p", Step.FAILED, 3, 40, "m", 1.0, error="boom", resync=True),
         ProgressEvent("p", Step.WAITING, 1, 0, "m", 1.0, queued=True),

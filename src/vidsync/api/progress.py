@@ -11,8 +11,8 @@ from vidsync.api.metrics import FrameHookDep
 from vidsync.api.routing import api_router
 from vidsync.api.sse import EventStreamResponse
 from vidsync.api.state import SNAPSHOT_ID_RE, Agent, get_agent
-from vidsync.errors import NotFound, clip
-from vidsync.models import ProgressEvent, SnapshotState, idle_event
+from vidsync.errors import clip
+from vidsync.models import ProgressEvent, Project, SnapshotState, idle_event
 from vidsync.progress.subscription import Subscription
 from vidsync.schemas import ProgressEventBody
 
@@ -47,7 +47,7 @@ def _last_event_id(header: str | None, query: str | None) -> int | None:
     return value
 
 
-def _finished_elsewhere(agent: Agent, project_id: str, snapshot_id: str) -> ProgressEvent | None:
+def _finished_elsewhere(agent: Agent, project: Project, snapshot_id: str) -> ProgressEvent | None:
     """The stored terminal event of a snapshot that ended and is no longer the
     tracker's state (retention expired, or a newer snapshot ran), else None.
 
@@ -55,10 +55,8 @@ def _finished_elsewhere(agent: Agent, project_id: str, snapshot_id: str) -> Prog
     """
     if not SNAPSHOT_ID_RE.match(snapshot_id):
         raise ApiError(400, f"snapshotId {clip(snapshot_id, 100)!r} is not a snapshot id")
-    record = agent.db.get_snapshot(project_id, snapshot_id)
-    if record is None:
-        raise NotFound(f"no snapshot {clip(snapshot_id, 100)!r} in project {project_id}")
-    current = agent.tracker.current(project_id)
+    record = agent.snapshot(project, snapshot_id)
+    current = agent.tracker.current(project.id)
     if record.state is SnapshotState.RUNNING or (
         current is not None and current.snapshot_id == snapshot_id
     ):
@@ -115,7 +113,7 @@ def stream_progress(
     project = agent.project(projectId)
     resume = _last_event_id(last_event_id, lastEventId)
     if snapshotId is not None:
-        finished = _finished_elsewhere(agent, project.id, snapshotId)
+        finished = _finished_elsewhere(agent, project, snapshotId)
         if finished is not None:  # ended and no longer in memory: answer from history
             if resume is not None and resume >= finished.id:
                 return Response(status_code=204)

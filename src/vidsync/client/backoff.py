@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 #: Delays between reconnect attempts, in units of ``Backoff.base`` (1 s by default).
 #: Only a fallback: the agent serves its schedule in ``GET /api/v1/config``.
-BACKOFF_STEPS: tuple[float, ...] = tuple(ms / 1000 for ms in protocol.BACKOFF_DELAYS_MS)
+BACKOFF_STEPS: tuple[float, ...] = protocol.BACKOFF_DELAYS_S
 BACKOFF_JITTER = protocol.BACKOFF_JITTER
 #: Failed attempts in a row after which the client also polls: the first one, so
 #: the screen keeps moving within a poll interval while the stream is retried.

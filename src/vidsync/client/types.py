@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
-from vidsync.protocol import BACKOFF_DELAYS_MS, BACKOFF_JITTER
+from vidsync.protocol import BACKOFF_DELAYS_S, BACKOFF_JITTER
 
 
 class SnapshotInfo(TypedDict):
@@ -184,7 +184,7 @@ class ClientConfig:
     heartbeat: float = 15.0
     retry: float = 1.0
     #: Reconnect delays in seconds and their jitter (``backoff`` in the config).
-    backoff_delays: tuple[float, ...] = tuple(ms / 1000 for ms in BACKOFF_DELAYS_MS)
+    backoff_delays: tuple[float, ...] = BACKOFF_DELAYS_S
     backoff_jitter: float = BACKOFF_JITTER
 
     @classmethod
@@ -195,7 +195,7 @@ class ClientConfig:
             delays = tuple(float(ms) / 1000 for ms in backoff["delaysMs"])
             jitter = float(backoff.get("jitter", BACKOFF_JITTER))
         else:  # an agent from before the schedule was served: the same defaults
-            delays = tuple(ms / 1000 * retry for ms in BACKOFF_DELAYS_MS)
+            delays = tuple(step * retry for step in BACKOFF_DELAYS_S)
             jitter = BACKOFF_JITTER
         return cls(
             poll_interval=float(data.get("pollIntervalMs", 1000)) / 1000,

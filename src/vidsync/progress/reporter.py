@@ -12,10 +12,9 @@ whole last time (``progress.expected``), and the ETA is for the whole snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from vidsync.clock import Clock, SystemClock
-from vidsync.models import STEP_NAMES, ProgressEvent, Step
+from vidsync.models import STEP_NAMES, ProgressEvent, Step, UploadRetry
 from vidsync.progress.expected import RUNNING_STEPS, Expected, step_ranges
 
 Sink = Callable[[ProgressEvent], object]
@@ -91,7 +90,7 @@ class SnapshotReporter:
         self._step_started = self._clock.monotonic()
         self._estimated_total = False  # ``total`` is last snapshot's count, not this one's
         self.queued = False
-        self.retry: dict[str, Any] | None = None
+        self.retry: UploadRetry | None = None
         self.skipped_count: int | None = None
         self.skipped: dict[str, int] | None = None
 
@@ -137,9 +136,9 @@ class SnapshotReporter:
         self._rate.reset(0.0)
         self._emit(force=True)
 
-    def set_retry(self, retry: dict[str, Any] | None, message: str) -> None:
-        """A retry in progress ({"attempt", "maxAttempts", "delaySeconds"}; None once it
-        goes on), as a fact for clients and as the message for people."""
+    def set_retry(self, retry: UploadRetry | None, message: str) -> None:
+        """An upload retry in progress (None once the upload goes on), as a fact for
+        clients and as the message for people."""
         self.retry = retry
         self.message = message
         self._emit(force=True)

@@ -216,15 +216,7 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
     rep.start_step(5, UPLOADING_MESSAGE, total=size)
 
     def retrying(retry: UploadRetry | None) -> None:
-        if retry is None:
-            rep.set_retry(None, UPLOADING_MESSAGE)
-            return
-        info = {
-            "attempt": retry.attempt,
-            "maxAttempts": retry.max_attempts,
-            "delaySeconds": retry.delay_seconds,
-        }
-        rep.set_retry(info, retry.message)
+        rep.set_retry(retry, UPLOADING_MESSAGE if retry is None else retry.message)
 
     result.snapshot_url = job.store.put(job.key, manifest, rep.advance, cancel, retrying)
     crash_point("after-upload")

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from vidsync.cancel import CancelToken
+from vidsync.models import UploadRetry
+
+__all__ = ["UPLOADING_MESSAGE", "RetryCallback", "Store", "UploadRetry"]
 
 # Step 5's message; a store puts it back after a retry message once a retry worked.
 UPLOADING_MESSAGE = "Uploading snapshot to cloud..."
-
-
-@dataclass(frozen=True, slots=True)
-class UploadRetry:
-    """An upload failed and will be tried again: attempt ``attempt`` of ``max_attempts``
-    retries, after ``delay_seconds``."""
-
-    attempt: int
-    max_attempts: int
-    delay_seconds: float
-
-    @property
-    def message(self) -> str:
-        return (
-            f"Upload failed, retrying in {self.delay_seconds:g} s "
-            f"(attempt {self.attempt} of {self.max_attempts})"
-        )
 
 
 # Called with an UploadRetry before a retry, and with None once the upload goes on.
