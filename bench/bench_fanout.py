@@ -24,12 +24,12 @@ delays do not count. Targets (issue 10): 1,000 subscribers p99 <= 25 ms and
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import multiprocessing as mp
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -69,73 +69,73 @@ def build_tree(root: Path, files: int, per_dir: int = 100) -> Path:
 
 
 # -- client processes ----------------------------------------------------------
+#
+# Each client process holds up to --per-process connections in one epoll loop
+# and only records (arrival time, bytes) while events flow; parsing waits for
+# the report. A client that parsed every frame as it came would spend the CPU
+# the agent needs on this 2-core machine, and its own queueing would show up
+# as delivery latency.
+
+_REQUEST = (b"GET /api/v1/progress/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Accept: text/event-stream\r\n\r\n")
 
 
 def _parse_ts(raw: bytes) -> float:
     return datetime.fromisoformat(raw.decode().replace("Z", "+00:00")).timestamp()
 
 
-async def _one_client(port: int, lat: list[float], ready: list[int], stop: asyncio.Event,
-                      recording: list[bool]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        b"GET /api/v1/progress/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Accept: text/event-stream\r\n\r\n"
-    )
-    buf = b""
-    counted = False
-    try:
-        while not stop.is_set():
-            chunk = await reader.read(65536)
-            if not chunk:
-                return
-            now = time.time()
-            buf += chunk
-            if not counted and b"retry:" in buf:
-                counted = True
-                ready[0] += 1
-            *lines, buf = buf.split(b"\n")
-            if not recording[0]:  # the state at connection time is not a publish
-                continue
-            for line in lines:
-                if line.startswith(b"data: "):
-                    m = _TS.search(line)
-                    if m:
-                        lat.append((now - _parse_ts(m.group(1))) * 1000.0)
-    finally:
-        writer.close()
-
-
-async def _client_main(port: int, count: int, conn: Connection) -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+def _latencies(chunks: list[tuple[int, float, bytes]]) -> list[float]:
+    """Publish -> arrival in ms for every event, from the recorded chunks."""
     lat: list[float] = []
-    ready = [0]
-    stop = asyncio.Event()
-    recording = [False]
-    tasks = []
-    for _ in range(count):
-        tasks.append(asyncio.create_task(_one_client(port, lat, ready, stop, recording)))
-        await asyncio.sleep(0)  # don't open them all in one burst
-    loop = asyncio.get_running_loop()
-    while ready[0] < count:
-        await asyncio.sleep(0.05)
-    conn.send(("ready", count))
-    await loop.run_in_executor(None, conn.recv)  # "go": from now on, events are publishes
-    recording[0] = True
-    conn.send(("recording", count))
-    await loop.run_in_executor(None, conn.recv)  # "report"
-    conn.send(("latencies", lat))
-    stop.set()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    partial: dict[int, bytes] = {}
+    for fd, at, data in chunks:
+        *lines, partial[fd] = (partial.get(fd, b"") + data).split(b"\n")
+        for line in lines:
+            if line.startswith(b"data: "):
+                m = _TS.search(line)
+                if m:
+                    lat.append((at - _parse_ts(m.group(1))) * 1000.0)
+    return lat
 
 
 def client_process(port: int, count: int, conn: Connection) -> None:
-    asyncio.run(_client_main(port, count, conn))
+    ep = select.epoll()
+    socks: dict[int, socket.socket] = {}
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(_REQUEST)
+        s.setblocking(False)
+        socks[s.fileno()] = s
+        ep.register(s.fileno(), select.EPOLLIN)
+    ep.register(conn.fileno(), select.EPOLLIN)
+    connected: set[int] = set()
+    chunks: list[tuple[int, float, bytes]] = []
+    recording = False
+    while True:
+        for fd, _ in ep.poll(1.0):
+            if fd == conn.fileno():
+                message = conn.recv()
+                if message == "go":  # from now on, events are publishes
+                    recording = True
+                    conn.send(("recording", count))
+                    continue
+                conn.send(("latencies", _latencies(chunks)))  # "report"
+                for s in socks.values():
+                    s.close()
+                return
+            try:
+                data = socks[fd].recv(65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                ep.unregister(fd)
+                continue
+            if recording:
+                chunks.append((fd, time.time(), data))
+            elif fd not in connected and b"retry:" in data:
+                connected.add(fd)
+                if len(connected) == count:
+                    conn.send(("ready", count))
 
 
 # -- the agent -------------------------------------------------------------------
@@ -180,15 +180,24 @@ class Agent:
                         total += int(line.split()[1])
         return total
 
+    def serving_cpu(self) -> tuple[float, float]:
+        """CPU seconds (user, system) of the serving process so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
     def snapshot(self, project_id: str) -> float:
         """Run one snapshot to its end; the server's recorded duration in seconds."""
         r = self.http.post(f"/api/v1/projects/{project_id}/snapshot")
         r.raise_for_status()
         sid = r.json()["snapshotId"]
         while True:
-            rec = self.http.get(f"/api/v1/projects/{project_id}/snapshots/{sid}",
-                                params={"limit": 1}).json()
-            record = rec["snapshot"]
+            # The history list: one query, no manifest read (a page of entries
+            # would parse the whole manifest in the agent on every poll).
+            records = self.http.get(f"/api/v1/projects/{project_id}/snapshots",
+                                    params={"limit": 1}).json()["snapshots"]
+            record = records[0]
+            assert record["snapshotId"] == sid, (record, sid)
             if record["state"] != "running":
                 if record["state"] != "completed":
                     raise SystemExit(f"snapshot {sid} ended {record['state']}: {record}")
@@ -236,8 +245,10 @@ def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: 
         conn.send("go")
     for _, conn in procs:
         conn.recv()
+    cpu_before = agent.serving_cpu()
     with_subs = [agent.snapshot(project_id) for _ in range(snapshots)]
     time.sleep(0.5)  # let the last frames arrive before asking for the figures
+    user, system = (b - a for a, b in zip(cpu_before, agent.serving_cpu(), strict=True))
     latencies: list[float] = []
     for _, conn in procs:
         conn.send("report")
@@ -255,6 +266,10 @@ def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: 
         "none_s": statistics.mean(base),
         "with_s": statistics.mean(with_subs),
         "ratio": statistics.mean(with_subs) / statistics.mean(base),
+        # The serving process's CPU per delivered frame: the fan-out's own cost,
+        # much steadier than latency on a shared machine.
+        "us_per_frame": (user + system) / max(1, len(latencies)) * 1e6,
+        "system_share": system / max(1e-9, user + system),
     }
 
 
@@ -292,12 +307,14 @@ def main() -> None:
         print(f"fan-out: {args.files} files, bus={args.bus}, workers={args.workers}, "
               f"{args.snapshots} snapshots per figure")
         print(f"{'subs':>6} {'events':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-              f"{'max ms':>8} {'KiB/sub':>8} {'none s':>7} {'with s':>7} {'ratio':>6}")
+              f"{'max ms':>8} {'KiB/sub':>8} {'none s':>7} {'with s':>7} {'ratio':>6} "
+              f"{'µs/frame':>8} {'kernel':>6}")
         for n in [int(x) for x in args.subscribers.split(",")]:
             r = measure(agent, project["projectId"], n, args.snapshots, args.per_process)
             print(f"{r['n']:>6} {r['events']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} "
                   f"{r['p99']:>8.1f} {r['max']:>8.1f} {r['kib_per_sub']:>8.1f} "
-                  f"{r['none_s']:>7.3f} {r['with_s']:>7.3f} {r['ratio']:>6.2f}", flush=True)
+                  f"{r['none_s']:>7.3f} {r['with_s']:>7.3f} {r['ratio']:>6.2f} "
+                  f"{r['us_per_frame']:>8.1f} {r['system_share']:>6.0%}", flush=True)
     finally:
         agent.stop()
         if redis_proc is not None:

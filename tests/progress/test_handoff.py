@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -67,13 +67,13 @@ def serving_loop() -> Iterator[CountingLoop]:
 
 
 def spy_on(sub: Subscription, threads: set[int]) -> None:
-    push = sub.push
+    push_many = sub.push_many
 
-    def recording(event: ProgressEvent) -> None:
+    def recording(events: Sequence[ProgressEvent]) -> None:
         threads.add(threading.get_ident())
-        push(event)
+        push_many(events)
 
-    sub.push = recording  # type: ignore[method-assign]
+    sub.push_many = recording  # type: ignore[method-assign]
 
 
 def test_publish_wakes_the_loop_once_per_event_whatever_the_subscriber_count(

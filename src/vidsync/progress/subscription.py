@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from vidsync.models import ProgressEvent
@@ -53,6 +53,10 @@ class Subscription:
         self._finishing = False  # deliver what is buffered, then end
         self._ended = False  # delivered the terminal event it waited for
         self._on_close = on_close
+        self._sync_readers = 0  # threads blocked in ``get``
+        # Set by a stream that can write an event synchronously (its fast path):
+        # returns False when it cannot, and the event is buffered as usual.
+        self.sink: Callable[[list[ProgressEvent]], bool] | None = None
 
     # -- producer side -------------------------------------------------------
 
@@ -62,15 +66,39 @@ class Subscription:
         return self.snapshot_id is None or event.snapshot_id == self.snapshot_id
 
     def push(self, event: ProgressEvent) -> None:
-        if 0 < event.global_id <= self.floor or not self.wants(event):
+        self.push_many((event,))
+
+    def push_many(self, events: Sequence[ProgressEvent]) -> None:
+        """Buffer ``events`` (oldest first) and wake the reader, or hand them all
+        to the sink at once: one write for the events that queued up together."""
+        wanted = [
+            e for e in events if not 0 < e.global_id <= self.floor and self.wants(e)
+        ]
+        if not wanted:
             return
         with self._lock:
             if self._closed:
                 return
-            if len(self._items) >= self.buffer_size and not event.terminal:
-                self._make_room()
-            self._items.append(event)
-            self._cond.notify_all()
+            if (
+                self.sink is not None
+                and self._waiter is not None  # the reader is idle: nothing in flight
+                and not self._items
+                and threading.get_ident() == self._loop_thread
+            ):
+                # The event that ends the stream goes through the reader, which
+                # ends the stream after it.
+                end = next((i for i, e in enumerate(wanted) if e.terminal), None)
+                direct = wanted if end is None or not self.until_terminal else wanted[:end]
+                if direct and self.sink(direct):
+                    wanted = wanted[len(direct):]
+                    if not wanted:
+                        return
+            for event in wanted:
+                if len(self._items) >= self.buffer_size and not event.terminal:
+                    self._make_room()
+                self._items.append(event)
+            if self._sync_readers:
+                self._cond.notify_all()
             waiter = self._waiter
         if waiter is not None:
             self._wake(waiter)
@@ -136,7 +164,11 @@ class Subscription:
             if self._ended:
                 return None
             if not self._items and not self._closed and not self._finishing:
-                self._cond.wait(timeout)
+                self._sync_readers += 1
+                try:
+                    self._cond.wait(timeout)
+                finally:
+                    self._sync_readers -= 1
             return None if self._ended else self._take()
 
     async def next(self, timeout: float | None = None) -> ProgressEvent | None:

@@ -189,9 +189,9 @@ class ProgressTracker:
             self._drain_pending = False
             subscribers = list(self._subscribers)
             forward = self._forward
-        for event in events:
+        if events:
             for sub in subscribers:
-                sub.push(event)
+                sub.push_many(events)
         if forward is not None and events:
             forward(events)
 
