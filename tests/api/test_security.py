@@ -62,6 +62,9 @@ def test_cross_site_post_and_delete_are_refused(agent: AgentProcess, tmp_path: P
         {"Origin": "http://evil.example"},
         {"Origin": "null"},
         {"Origin": f"http://127.0.0.1:{agent.port + 1}"},  # another local app
+        # a page of another local app, sent to the agent (Host: its own address)
+        {"Origin": f"http://localhost:{agent.port + 1}", "Host": f"localhost:{agent.port}"},
+        {"Origin": "https://localhost", "Host": "localhost:8443"},  # port differs from Host
         {"Origin": f"http://127.0.0.1:{agent.port}@evil.example"},
         {"Sec-Fetch-Site": "cross-site"},
     ):
@@ -83,6 +86,10 @@ def test_cross_site_post_and_delete_are_refused(agent: AgentProcess, tmp_path: P
         {},  # CLI, Python client, curl: no Origin
         {"Origin": "http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"},  # the web UI
         {"Origin": "http://localhost:{port}"},
+        # behind a reverse proxy on another port or scheme: the page's origin is
+        # the address the browser asked for
+        {"Origin": "https://localhost:8443", "Host": "localhost:8443"},
+        {"Origin": "https://localhost", "Host": "localhost"},
     ],
 )
 def test_own_origin_and_no_origin_may_post(

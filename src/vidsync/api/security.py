@@ -132,32 +132,43 @@ class OriginGuard:
         self.allowed = {h.lower().strip("[]") for h in allowed}
         self.port = port
 
-    def own_origin(self, origin: str) -> bool:
+    def own_origin(self, origin: str, host: str | None = None) -> bool:
+        """``origin`` is the agent's own: an allowed name, and the agent's port or
+        the address the browser asked for (``host``, the Host header: a reverse
+        proxy on another port or scheme in front of the agent)."""
         try:
             parts = urlsplit(origin)
             port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
         except ValueError:
             return False
-        return (
-            parts.scheme in ("http", "https")
-            and parts.hostname is not None
-            and parts.hostname.strip("[]") in self.allowed
-            and port == self.port
-            and not parts.username
-            and parts.path in ("", "/")
+        if (
+            parts.scheme not in ("http", "https")
+            or parts.hostname is None
+            or parts.hostname.strip("[]") not in self.allowed
+            or parts.username
+            or parts.path not in ("", "/")
+        ):
+            return False
+        if port == self.port:
+            return True
+        asked = parse_host(host) if host is not None else None
+        return asked is not None and asked[0] == parts.hostname.strip("[]").lower() and (
+            (asked[1] or {"http": 80, "https": 443}[parts.scheme]) == port
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in UNSAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        origin = site = None
+        origin = site = host = None
         for name, value in scope.get("headers", []):
             if name == b"origin":
                 origin = value.decode("latin-1")
             elif name == b"sec-fetch-site":
                 site = value.decode("latin-1").lower()
-        if site == "cross-site" or (origin is not None and not self.own_origin(origin)):
+            elif name == b"host":
+                host = value.decode("latin-1")
+        if site == "cross-site" or (origin is not None and not self.own_origin(origin, host)):
             shown = origin if origin is None or len(origin) <= 100 else origin[:100] + "..."
             await _deny(
                 send,
