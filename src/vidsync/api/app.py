@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
         # Progress fans out on this loop: the pipeline only hands events off.
         agent.tracker.attach_loop(asyncio.get_running_loop())
+        agent.start_siblings()  # with VIDSYNC_WORKERS > 1: the other processes' events
         await agent.bus.start()
         if settings.resume_interrupted:  # after Syncthing is up: its sources need it
             agent.resume_interrupted()
