@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "storage": settings.effective_storage_url.split(":", 1)[0],
             "progressBus": settings.progress_bus,
             "teamBus": agent.bus.status,
+            "worker": os.getpid(),
         }
 
     @app.get(
