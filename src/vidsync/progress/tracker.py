@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -101,11 +101,15 @@ class ProgressTracker:
             state = self._projects[project_id] = _ProjectState(ring=deque(maxlen=self.ring_size))
         return state
 
-    def restore_global(self, last_global_id: int) -> None:
+    def restore_global(self, last_global_id: int, recent: Sequence[ProgressEvent] = ()) -> None:
         """Continue the agent-wide ids after a restart, so an id from before it is
-        never mistaken for a new event (it gets a resync instead)."""
+        never mistaken for a new event (it gets a resync instead). ``recent``
+        (the journal's last events, oldest first) can be replayed to
+        reconnecting clients of the all-projects stream: a client of a killed
+        sibling process resumes exactly on its replacement."""
         with self._lock:
             self._global_id = max(self._global_id, last_global_id)
+            self._global_ring.extend((e.global_id, e) for e in recent if e.global_id)
 
     def restore(self, project_id: str, last_id: int, recent: list[ProgressEvent]) -> None:
         """Continue a project after a restart: ids go on after ``last_id`` and the

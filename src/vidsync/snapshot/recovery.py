@@ -26,6 +26,8 @@ class History(Protocol):
 
     def last_global_id(self) -> int: ...
 
+    def events_after(self, global_id: int, limit: int = 1000) -> list[ProgressEvent]: ...
+
     def recent_events(self, project_id: str, limit: int) -> list[ProgressEvent]: ...
 
     def running_snapshots(self) -> list[SnapshotRecord]: ...
@@ -49,7 +51,9 @@ Alive = Callable[[str | None], bool]
 def restore_progress(history: History, tracker: ProgressTracker) -> dict[str, int]:
     """Continue event ids where the journal ends, so no id is ever issued twice;
     returns each project's last event id."""
-    tracker.restore_global(history.last_global_id())
+    last_global = history.last_global_id()
+    keep = tracker.ring_size
+    tracker.restore_global(last_global, history.events_after(max(0, last_global - keep), keep))
     last_ids = history.last_event_ids()
     for project_id, last_id in last_ids.items():
         tracker.restore(project_id, last_id, history.recent_events(project_id, tracker.ring_size))
