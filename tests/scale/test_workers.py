@@ -19,6 +19,7 @@ import pytest
 from httpx_sse import EventSource
 
 from support.agent import AgentFactory, AgentProcess, wait_until
+from support.redisserver import RedisServer
 from support.trees import make_flat_tree
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -219,6 +220,30 @@ def test_a_killed_owner_fails_its_snapshot_once_and_the_project_can_start_again(
     assert [e["step"] for e in events["events"]].count("failed") == 1
     r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
     assert r.status_code == 202, r.text
+
+
+def test_workers_on_the_redis_bus_write_each_event_once_with_its_journal_ids(
+    agent_factory: AgentFactory, redis_server: RedisServer, tree: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_PROGRESS_BUS=redis_server.url,
+                          VIDSYNC_AGENT_NAME="alpha", VIDSYNC_THROTTLE="0.002")
+    pid = new_project(agent, tree)
+    r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=60)
+    ids = stored_ids(agent, pid, sid)
+    redis = redis_server.client()
+    # Both processes write what they serve; a second write of an id is refused.
+    wait_until(lambda: len(redis.xrange(f"vidsync:project:{pid}")) == len(ids))
+    assert [e[0] for e in redis.xrange(f"vidsync:project:{pid}")] == [f"0-{i}" for i in ids]
+    wide = [int(e[0].split("-")[1]) for e in redis.xrange("vidsync:agent:alpha")]
+    assert wide == list(range(1, len(ids) + 1))
+    first, one = client_on(agent)
+    second, _ = client_on(agent, avoid=one)
+    for client in (first, second):
+        with closing(client):
+            assert client.get("/api/v1/health").json()["teamBus"] == "ok"
 
 
 @pytest.mark.parametrize(
