@@ -335,7 +335,7 @@ def build_service(
         clock=clock,
         throttle=settings.throttle,
         runner=ProcessRunner(settings, tracker.publish) if in_process else run_snapshot,
-        claim=functools.partial(db.claim_snapshot, owner=this_process()),
+        claim=functools.partial(db.claim_snapshot, owner=this_process(), alive=is_alive),
     )
     interrupted: list[SnapshotRecord] = []
     if serving:

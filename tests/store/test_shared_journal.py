@@ -88,3 +88,16 @@ def test_one_running_snapshot_per_project_whichever_connection_claims(tmp_path: 
     assert two.fail_orphan(record, "111:1") is True
     assert one.fail_orphan(record, "111:1") is False  # only one process ends it
     assert one.claim_snapshot(second, "222:2") is None
+
+
+def test_a_claim_takes_over_from_a_dead_owner_and_fails_its_snapshot(tmp_path: Path) -> None:
+    db = Database(tmp_path / "db.sqlite")
+    add_project(db, "p")
+    old = SnapshotRecord(id="s1", project_id="p", state=SnapshotState.RUNNING, started_at=1.0)
+    new = SnapshotRecord(id="s2", project_id="p", state=SnapshotState.RUNNING, started_at=2.0)
+    assert db.claim_snapshot(old, "111:1") is None
+    assert db.claim_snapshot(new, "222:2", alive=lambda owner: owner == "111:1") == "s1"
+    assert db.claim_snapshot(new, "222:2", alive=lambda owner: False) is None
+    gone = db.get_snapshot("p", "s1")
+    assert gone is not None and (gone.state, gone.error) == (
+        SnapshotState.FAILED, "interrupted: the agent stopped")

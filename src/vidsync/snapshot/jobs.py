@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Protocol
 
 from vidsync.clock import Clock, SystemClock
-from vidsync.models import Project, SnapshotRecord, SnapshotState
+from vidsync.models import INTERRUPTED, Project, SnapshotRecord, SnapshotState
 from vidsync.progress.expected import expected_for
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.snapshot.pipeline import WAITING_MESSAGES, SnapshotJob, SnapshotResult, run_snapshot
 from vidsync.snapshot.source import CancelToken, Source
 from vidsync.storage.base import Store
-
-INTERRUPTED = "interrupted: the agent stopped"
 
 
 class SnapshotLog(Protocol):

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Protocol
 
 from vidsync.clock import Clock
-from vidsync.models import ProgressEvent, Project, SnapshotRecord, SnapshotState, Step
+from vidsync.models import INTERRUPTED, ProgressEvent, Project, SnapshotRecord, SnapshotState, Step
 from vidsync.owners import is_alive
 from vidsync.progress.tracker import ProgressTracker
-from vidsync.snapshot.jobs import INTERRUPTED, Jobs, SnapshotConflict
+from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.manifest import MANIFEST_SUFFIX
 from vidsync.storage.base import StorageError, Store
 

@@ -11,12 +11,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vidsync.models import ProgressEvent, Project, SnapshotRecord, SnapshotState, SourceKind
+from vidsync.models import (
+    INTERRUPTED,
+    ProgressEvent,
+    Project,
+    SnapshotRecord,
+    SnapshotState,
+    SourceKind,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -117,9 +124,10 @@ class Database:
             # A database from before the index with two running records of one
             # project: only the newest can be real (recovery fails it if its owner is gone).
             self._conn.execute(
-                "UPDATE snapshots SET state = 'failed', error = 'interrupted: the agent stopped' "
+                "UPDATE snapshots SET state = 'failed', error = ? "
                 "WHERE state = 'running' AND rowid NOT IN "
-                "(SELECT MAX(rowid) FROM snapshots WHERE state = 'running' GROUP BY project_id)"
+                "(SELECT MAX(rowid) FROM snapshots WHERE state = 'running' GROUP BY project_id)",
+                (INTERRUPTED,),
             )
             self._conn.execute(_ONE_RUNNING)
 
@@ -213,16 +221,27 @@ class Database:
                     ((record.id, i, kind, path) for i, (kind, path) in enumerate(skipped_paths)),
                 )
 
-    def claim_snapshot(self, record: SnapshotRecord, owner: str) -> str | None:
+    def claim_snapshot(
+        self, record: SnapshotRecord, owner: str, alive: Callable[[str | None], bool] | None = None
+    ) -> str | None:
         """Save a new running ``record`` as its project's one running snapshot, owned
-        by ``owner``; if another is running already, save nothing and return its id."""
+        by ``owner``; if another is running already, save nothing and return its id.
+
+        One whose owner is not ``alive`` any more (a killed process nobody has
+        cleaned up after yet) is failed as interrupted instead."""
         with self._tx() as conn:
             row = conn.execute(
-                "SELECT id FROM snapshots WHERE project_id = ? AND state = 'running'",
+                "SELECT id, owner FROM snapshots WHERE project_id = ? AND state = 'running'",
                 (record.project_id,),
             ).fetchone()
-            if row is not None:
+            if row is not None and (alive is None or alive(row[1])):
                 return str(row[0])
+            if row is not None:
+                conn.execute(
+                    "UPDATE snapshots SET state = 'failed', error = ?, finished_at = ?, "
+                    "manifest_url = NULL WHERE id = ?",
+                    (INTERRUPTED, record.started_at, row[0]),
+                )
             conn.execute(
                 "INSERT INTO snapshots (id, project_id, state, started_at, resume_of, owner) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
