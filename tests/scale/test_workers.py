@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import EventSource
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.agent import AgentFactory, AgentProcess, wait_until
 from support.redisserver import RedisServer
@@ -244,6 +245,27 @@ def test_workers_on_the_redis_bus_write_each_event_once_with_its_journal_ids(
     for client in (first, second):
         with closing(client):
             assert client.get("/api/v1/health").json()["teamBus"] == "ok"
+
+
+def test_metrics_from_any_process_count_each_event_once(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_THROTTLE="0.002")
+    pid = new_project(agent, tree)
+    r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=60)
+    published = len(stored_ids(agent, pid, sid))
+    first, one = client_on(agent)
+    second, _ = client_on(agent, avoid=one)
+    for client in (first, second):
+        with closing(client):
+            families = text_string_to_metric_families(client.get("/metrics").text)
+            counted = {s.name: s.value for f in families for s in f.samples}
+            # Published by one process, shown by both: counted once in the sum.
+            assert counted["vidsync_progress_events_total"] == published
+            assert counted["vidsync_snapshots_running"] == 0
 
 
 @pytest.mark.parametrize(
