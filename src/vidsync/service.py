@@ -242,14 +242,17 @@ class Service:
     # -- several serving processes ------------------------------------------------
 
     def _cancel_elsewhere(self, project_id: str) -> str | None:
-        """A snapshot another live process runs: ask its owner to cancel it (it
-        notices within milliseconds, ``_serve_cancel_requests``); its id, or None."""
-        if not any(r.project_id == project_id and owner != self.owner and is_alive(owner)
-                   for r, owner, _ in self.db.running_owned()):
+        """A snapshot a sibling serving process runs: ask it to cancel it (it
+        notices within milliseconds, ``_serve_cancel_requests``); its id, or None.
+        (A one-shot CLI snapshot beside the agent watches no requests: 409.)"""
+        if not self._running_elsewhere(project_id):
             return None
         return self.db.request_cancel(project_id)
 
     def _running_elsewhere(self, project_id: str) -> bool:
+        """Whether a live sibling serving process runs a snapshot of the project."""
+        if self.settings.workers <= 1:
+            return False
         return any(r.project_id == project_id and owner != self.owner and is_alive(owner)
                    for r, owner, _ in self.db.running_owned())
 
