@@ -169,9 +169,10 @@ class Agent:
     def rss_kib(self) -> int:
         """Resident memory of the agent and all its child processes."""
         pids = [self.proc.pid]
-        with contextlib.suppress(FileNotFoundError):
-            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-            pids += [int(p) for p in kids.split()]
+        for pid in pids:  # grows: workers (--workers), their snapshot processes
+            with contextlib.suppress(FileNotFoundError):
+                kids = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+                pids += [int(p) for p in kids.split()]
         total = 0
         for pid in pids:
             with contextlib.suppress(FileNotFoundError):
@@ -284,8 +285,6 @@ def main() -> None:
     ap.add_argument("--per-process", type=int, default=250)
     ap.add_argument("--keep", help="keep the generated tree in this folder")
     args = ap.parse_args()
-    if args.workers > 1:
-        raise SystemExit("--workers 2: `vidsync serve --workers` is not built yet")
 
     tmp = Path(tempfile.mkdtemp(prefix="vidsync-fanout-"))
     tree = build_tree(Path(args.keep) if args.keep else tmp / "tree", args.files)

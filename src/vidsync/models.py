@@ -263,6 +263,10 @@ class Project:
         }
 
 
+# The error of a snapshot whose agent process stopped or was killed while it ran.
+INTERRUPTED = "interrupted: the agent stopped"
+
+
 class SnapshotState(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"

@@ -293,6 +293,8 @@ class Health(Wire):
     team_bus: Literal["ok", "starting", "down"] | None = Field(
         description="The Redis team bus; null with the memory bus"
     )
+    worker: int = Field(description="The id of the process that answered (one of "
+                        "VIDSYNC_WORKERS serving processes)")
 
 
 class RunningSnapshot(Wire):

@@ -5,8 +5,13 @@ raises the domain errors of :mod:`vidsync.errors`, never HTTP ones.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import os
 import re
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +19,9 @@ from typing import TYPE_CHECKING
 from vidsync.clock import Clock, SystemClock
 from vidsync.errors import Conflict, InvalidInput, NotFound, Unavailable, clip
 from vidsync.models import Project, SnapshotRecord, SnapshotState, SourceKind, new_project_id
+from vidsync.owners import is_alive, this_process
 from vidsync.progress.bus import ProgressBus, open_bus
+from vidsync.progress.siblings import SiblingTail
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchResult, BatchRunner
@@ -22,7 +29,12 @@ from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
 from vidsync.snapshot.pipeline import run_snapshot
 from vidsync.snapshot.process import ProcessRunner
-from vidsync.snapshot.recovery import recover, restore_progress, resume_interrupted
+from vidsync.snapshot.recovery import (
+    fail_orphans,
+    recover,
+    restore_progress,
+    resume_interrupted,
+)
 from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
 from vidsync.storage import open_store
 from vidsync.storage.base import Store
@@ -125,6 +137,10 @@ class Service:
     bus: ProgressBus
     # Snapshots the previous run left running (failed as interrupted at start-up).
     interrupted: list[SnapshotRecord] = field(default_factory=list)
+    # This process's token on the running snapshots it owns (vidsync.owners).
+    owner: str = field(default_factory=this_process)
+    # With several serving processes: follows the siblings' events, cancels, exits.
+    siblings: SiblingTail | None = None
 
     # -- lookups -------------------------------------------------------------
 
@@ -196,8 +212,11 @@ class Service:
         return project
 
     def delete_project(self, project: Project, timeout: float = 10.0) -> None:
-        self.jobs.cancel(project.id)
-        if not self.jobs.wait(project.id, timeout=timeout):
+        if self.jobs.cancel(project.id) is None and self._cancel_elsewhere(project.id):
+            deadline = time.monotonic() + timeout
+            while self._running_elsewhere(project.id) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the owner records the cancel within milliseconds
+        if not self.jobs.wait(project.id, timeout=timeout) or self._running_elsewhere(project.id):
             # Deleting now would lose the snapshot's record and orphan its manifest.
             raise Conflict(f"the snapshot of project {project.id} is still stopping: try again")
         try:
@@ -215,10 +234,51 @@ class Service:
             raise Conflict(str(exc), snapshotId=exc.snapshot_id) from None
 
     def cancel_snapshot(self, project: Project) -> str:
-        snapshot_id = self.jobs.cancel(project.id)
+        snapshot_id = self.jobs.cancel(project.id) or self._cancel_elsewhere(project.id)
         if snapshot_id is None:
             raise Conflict(f"no snapshot of project {project.id} is running")
         return snapshot_id
+
+    # -- several serving processes ------------------------------------------------
+
+    def _cancel_elsewhere(self, project_id: str) -> str | None:
+        """A snapshot a sibling serving process runs: ask it to cancel it (it
+        notices within milliseconds, ``_serve_cancel_requests``); its id, or None.
+        (A one-shot CLI snapshot beside the agent watches no requests: 409.)"""
+        if not self._running_elsewhere(project_id):
+            return None
+        return self.db.request_cancel(project_id)
+
+    def _running_elsewhere(self, project_id: str) -> bool:
+        """Whether a live sibling serving process runs a snapshot of the project."""
+        if self.settings.workers <= 1:
+            return False
+        return any(r.project_id == project_id and owner != self.owner and is_alive(owner)
+                   for r, owner, _ in self.db.running_owned())
+
+    def _serve_cancel_requests(self) -> None:
+        """Cancel the snapshots this process runs that a sibling was asked to cancel."""
+        for record, owner, requested in self.db.running_owned():
+            if requested and owner == self.owner and (
+                self.jobs.running(record.project_id) == record.id
+            ):
+                self.jobs.cancel(record.project_id)
+
+    def _fail_orphans(self) -> None:
+        """Fail the snapshots of a sibling process that died (its replacement may be slow)."""
+        fail_orphans(self.db, self.tracker, self.store, self.clock)
+
+    def start_siblings(self) -> None:
+        """Follow the processes that share this data directory (``VIDSYNC_WORKERS`` > 1)."""
+        if self.settings.workers <= 1 or self.siblings is not None:
+            return
+        self.siblings = SiblingTail(
+            Database(self.settings.database_path),
+            self.tracker,
+            on_change=self._serve_cancel_requests,
+            periodic=self._fail_orphans,
+        )
+        self.siblings.start()
 
     def batch_snapshots(self, project_ids: list[str]) -> BatchResult:
         """Start snapshots of several projects; unknown ids are reported, the others start."""
@@ -238,6 +298,8 @@ class Service:
         return resume_interrupted(self.db, self.jobs, self.interrupted)
 
     def close(self) -> None:
+        if self.siblings is not None:
+            self.siblings.stop()
         self.jobs.shutdown()
         self.sources.stop()
         self.db.close()
@@ -260,7 +322,8 @@ def build_service(
         ring_size=settings.progress_ring_size,
         retention=settings.progress_retention,
         clock=clock,
-        journal=db.append_event,
+        # Ids come from the journal, shared by every process using this data directory.
+        allocate=db.journal_event,
         agent=settings.agent_name,
     )
     store = open_store(settings)
@@ -275,10 +338,14 @@ def build_service(
         clock=clock,
         throttle=settings.throttle,
         runner=ProcessRunner(settings, tracker.publish) if in_process else run_snapshot,
+        claim=functools.partial(db.claim_snapshot, owner=this_process(), alive=is_alive),
     )
     interrupted: list[SnapshotRecord] = []
     if serving:
-        interrupted = recover(db, tracker, store, settings.work_dir, clock)
+        # One process at a time: sibling workers start together and must not both
+        # announce the same unannounced outcome.
+        with _startup_lock(settings.data_dir):
+            interrupted = recover(db, tracker, store, settings.work_dir, clock)
     else:
         restore_progress(db, tracker)
     batch = BatchRunner(jobs, settings.batch_concurrency)
@@ -292,3 +359,13 @@ def build_service(
         heartbeat=settings.agent_heartbeat,
     )
     return Service(settings, clock, db, tracker, store, jobs, sources, batch, bus, interrupted)
+
+
+@contextlib.contextmanager
+def _startup_lock(data_dir: Path) -> Iterator[None]:
+    with open(data_dir / "startup.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

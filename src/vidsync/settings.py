@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     agent_name: str = Field(default_factory=socket.gethostname)
     # Seconds between two heartbeats of this agent on the Redis bus.
     agent_heartbeat: float = Field(default=2.0, gt=0)
+    # Serving processes on one port, sharing the data directory (vidsync serve --workers).
+    workers: int = Field(default=1, ge=1, le=64)
     # Local-folder snapshots run in a worker process (not a thread of the server).
     snapshot_process: bool = True
     # How other agents' users reach this one (GET /api/v1/agents); default from host/port.

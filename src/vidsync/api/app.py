@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await anyio.to_thread.run_sync(agent.sources.syncthing.start)
         # Progress fans out on this loop: the pipeline only hands events off.
         agent.tracker.attach_loop(asyncio.get_running_loop())
+        agent.start_siblings()  # with VIDSYNC_WORKERS > 1: the other processes' events
         await agent.bus.start()
         if settings.resume_interrupted:  # after Syncthing is up: its sources need it
             agent.resume_interrupted()
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "storage": settings.effective_storage_url.split(":", 1)[0],
             "progressBus": settings.progress_bus,
             "teamBus": agent.bus.status,
+            "worker": os.getpid(),
         }
 
     @app.get(

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import logging
 import os
+import socket
 import sys
 import threading
 from types import FrameType
@@ -47,7 +48,22 @@ def serving_stack() -> tuple[str, type[asyncio.Protocol] | Literal["h11"]]:
     return loop, DirectWriteProtocol
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
+def serve(settings: Settings, log_level: str = "info") -> int:
+    """Run the agent until stopped; the exit code. With ``settings.workers`` > 1,
+    that many processes serve the one port (``api/workers.py``)."""
+    settings.check()
+    if settings.workers > 1:
+        from vidsync.api.workers import supervise
+
+        return supervise(settings, log_level)
+    run_server(settings, log_level)
+    return 0
+
+
+def run_server(
+    settings: Settings, log_level: str = "info", sockets: list[socket.socket] | None = None
+) -> None:
+    """One serving process (on ``sockets`` when a supervisor bound them)."""
     # Snapshot threads run Python code non-stop; every time the event loop lets go
     # of the GIL (each poll) it waits up to the switch interval to get it back.
     # 5 ms (the default) per fan-out step showed as tens of ms of SSE latency.
@@ -69,4 +85,4 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         logging.getLogger(name).addFilter(RedactSecrets())
     server = _AgentServer(config)
     server.agent = app.state.agent
-    server.run()
+    server.run(sockets=sockets)

@@ -20,6 +20,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["host"] = args.host
     if getattr(args, "port", None):
         changes["port"] = args.port
+    if getattr(args, "workers", None):
+        changes["workers"] = args.workers
     return settings.with_(**changes) if changes else settings
 
 
@@ -27,9 +29,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from vidsync.api.server import serve
 
     settings = _settings(args)
-    print(f"vidsync agent on http://{settings.host}:{settings.port}/", file=sys.stderr, flush=True)
-    serve(settings, log_level=args.log_level)
-    return 0
+    settings.check()
+    workers = f" ({settings.workers} processes)" if settings.workers > 1 else ""
+    print(f"vidsync agent on http://{settings.host}:{settings.port}/{workers}", file=sys.stderr,
+          flush=True)
+    return serve(settings, log_level=args.log_level)
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a whole number of processes, 1 to 64."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (1-64)") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: give 1 to 64 processes")
+    return value
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -97,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (VIDSYNC_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (VIDSYNC_PORT, default 5001)")
     serve.add_argument("--data-dir", help="database and local store (VIDSYNC_DATA_DIR)")
+    serve.add_argument("--workers", type=_workers, metavar="N",
+                       help="serving processes on the one port (VIDSYNC_WORKERS, default 1)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     serve.set_defaults(func=cmd_serve)
 

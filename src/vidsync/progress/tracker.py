@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 Listener = Callable[[ProgressEvent], None]
 Forward = Callable[[list[ProgressEvent]], None]
+# (event without ids, last project id, last agent-wide id) -> (the event with its
+# ids, recorded; events other processes recorded since the last agent-wide id).
+Allocate = Callable[[ProgressEvent, int, int], tuple[ProgressEvent, list[ProgressEvent]]]
 log = logging.getLogger(__name__)
 
 
@@ -50,9 +53,13 @@ class ProgressTracker:
         clock: Clock | None = None,
         journal: Listener | None = None,
         agent: str | None = None,
+        allocate: Allocate | None = None,
     ) -> None:
         """``journal`` records each event before anyone sees it (so an id that a
-        client saw is never issued again after a restart); keep it quick."""
+        client saw is never issued again after a restart); keep it quick.
+
+        ``allocate``, instead, gives each event its ids and records it (the
+        journal shared by several processes: ``Database.journal_event``)."""
         self.buffer_size = buffer_size
         self.ring_size = ring_size
         self.retention = retention
@@ -62,6 +69,7 @@ class ProgressTracker:
         self._subscribers: set[Subscription] = set()
         self._listeners: list[Listener] = []
         self._journal = journal
+        self._allocate = allocate
         self.agent = agent  # stamped on this agent's events
         self._forward: Forward | None = None
         # Other agents' latest event per (agent, project), with its monotonic arrival time.
@@ -93,11 +101,15 @@ class ProgressTracker:
             state = self._projects[project_id] = _ProjectState(ring=deque(maxlen=self.ring_size))
         return state
 
-    def restore_global(self, last_global_id: int) -> None:
+    def restore_global(self, last_global_id: int, recent: Sequence[ProgressEvent] = ()) -> None:
         """Continue the agent-wide ids after a restart, so an id from before it is
-        never mistaken for a new event (it gets a resync instead)."""
+        never mistaken for a new event (it gets a resync instead). ``recent``
+        (the journal's last events, oldest first) can be replayed to
+        reconnecting clients of the all-projects stream: a client of a killed
+        sibling process resumes exactly on its replacement."""
         with self._lock:
             self._global_id = max(self._global_id, last_global_id)
+            self._global_ring.extend((e.global_id, e) for e in recent if e.global_id)
 
     def restore(self, project_id: str, last_id: int, recent: list[ProgressEvent]) -> None:
         """Continue a project after a restart: ids go on after ``last_id`` and the
@@ -136,22 +148,13 @@ class ProgressTracker:
                     step_number = prev.step_number
                 progress = max(progress, prev.progress)
             progress = 100 if event.step is Step.COMPLETED else max(0, min(progress, 99))
-            state.last_id += 1
-            self._global_id += 1
-            final = event.replace(
-                id=state.last_id,
-                global_id=self._global_id,
+            final = self._number(state, event.replace(
                 progress=progress,
                 step_number=step_number,
                 timestamp=event.timestamp or self.clock.time(),
                 resync=False,
                 agent=event.agent or self.agent,
-            )
-            if self._journal is not None:
-                try:
-                    self._journal(final)
-                except Exception:  # history is lost for this event; progress goes on
-                    log.exception("cannot record progress event %s/%s", final.project_id, final.id)
+            ))
             state.current = final
             state.finished_at = self.clock.monotonic() if final.terminal else None
             state.ring.append(final)
@@ -162,6 +165,56 @@ class ProgressTracker:
         for listener in listeners:
             listener(final)
         return final
+
+    # -- ids, and the events of sibling processes --------------------------------
+
+    def _number(self, state: _ProjectState, event: ProgressEvent) -> ProgressEvent:
+        """``event`` with its ids, recorded in the journal (under the lock)."""
+        if self._allocate is not None:
+            try:
+                final, earlier = self._allocate(event, state.last_id, self._global_id)
+            except Exception:  # history is lost for this event; progress goes on
+                log.exception("cannot record progress event of %s", event.project_id)
+            else:
+                # Sibling processes' events come first: the agent-wide order is the journal's.
+                self._apply_siblings(earlier)
+                state.last_id = max(state.last_id, final.id)
+                self._global_id = max(self._global_id, final.global_id)
+                return final
+        state.last_id += 1
+        self._global_id += 1
+        final = event.replace(id=state.last_id, global_id=self._global_id)
+        if self._journal is not None and self._allocate is None:
+            try:
+                self._journal(final)
+            except Exception:  # history is lost for this event; progress goes on
+                log.exception("cannot record progress event %s/%s", final.project_id, final.id)
+        return final
+
+    @property
+    def last_global_id(self) -> int:
+        """The agent-wide id of the latest event this tracker has shown."""
+        with self._lock:
+            return self._global_id
+
+    def ingest_siblings(self, events: list[ProgressEvent]) -> None:
+        """Events that sibling processes sharing the journal recorded (oldest first,
+        with their ids): shown here as if published here. Ones already shown are skipped."""
+        with self._lock:
+            self._apply_siblings(events)
+
+    def _apply_siblings(self, events: list[ProgressEvent]) -> None:
+        for event in events:
+            if event.global_id <= self._global_id:
+                continue
+            state = self._state(event.project_id)
+            state.last_id = max(state.last_id, event.id)
+            state.current = event
+            state.finished_at = self.clock.monotonic() if event.terminal else None
+            state.ring.append(event)
+            self._global_id = event.global_id
+            self._global_ring.append((event.global_id, event))
+            self._hand_off(event)
 
     def _hand_off(self, event: ProgressEvent) -> None:
         """Queue ``event`` for the loop's fan-out, or fan out here if there is no loop."""

@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Protocol
 
 from vidsync.clock import Clock, SystemClock
-from vidsync.models import Project, SnapshotRecord, SnapshotState
+from vidsync.models import INTERRUPTED, Project, SnapshotRecord, SnapshotState
 from vidsync.progress.expected import expected_for
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.snapshot.pipeline import WAITING_MESSAGES, SnapshotJob, SnapshotResult, run_snapshot
 from vidsync.snapshot.source import CancelToken, Source
 from vidsync.storage.base import Store
-
-INTERRUPTED = "interrupted: the agent stopped"
 
 
 class SnapshotLog(Protocol):
@@ -74,9 +72,16 @@ class Jobs:
         clock: Clock | None = None,
         throttle: float = 0.0,
         runner: Callable[[SnapshotJob], SnapshotResult] = run_snapshot,
+        claim: Callable[[SnapshotRecord], str | None] | None = None,
     ) -> None:
-        """``runner`` runs one job to its end (``run_snapshot``, or in a worker process)."""
+        """``runner`` runs one job to its end (``run_snapshot``, or in a worker process).
+
+        ``claim`` saves a new running record unless its project has one running
+        already, and then returns that one's id (``Database.claim_snapshot``:
+        it decides for every process sharing the database). Without it the
+        record is simply saved: this object alone decides."""
         self._runner = runner
+        self._claim = claim
         self._tracker = tracker
         self._log = log
         self._store = store
@@ -124,7 +129,12 @@ class Jobs:
                 started_at=self._clock.time(),
                 resume_of=resume_of,
             )
-            self._log.save_snapshot(record)
+            if self._claim is None:
+                self._log.save_snapshot(record)
+            else:
+                other = self._claim(record)
+                if other is not None:
+                    raise SnapshotConflict(project.id, other)
             reporter = SnapshotReporter(
                 self._tracker.publish, project.id, snapshot_id, clock=self._clock,
                 expected=expected,

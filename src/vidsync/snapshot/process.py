@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vidsync.crashpoints import AGENT_PID_ENV
-from vidsync.models import ProgressEvent, SnapshotState
+from vidsync.models import INTERRUPTED, ProgressEvent, SnapshotState
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.settings import Settings
 from vidsync.snapshot.local import LocalSource
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _PRELOAD = ["vidsync.snapshot.pipeline", "vidsync.snapshot.local", "vidsync.storage",
             "vidsync.storage.local"]
-_GONE = "interrupted: the agent stopped"
+_GONE = INTERRUPTED
 
 
 @dataclass(frozen=True)

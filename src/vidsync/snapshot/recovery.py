@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from vidsync.clock import Clock
-from vidsync.models import ProgressEvent, Project, SnapshotRecord, SnapshotState, Step
+from vidsync.models import INTERRUPTED, ProgressEvent, Project, SnapshotRecord, SnapshotState, Step
+from vidsync.owners import is_alive
 from vidsync.progress.tracker import ProgressTracker
-from vidsync.snapshot.jobs import INTERRUPTED, Jobs, SnapshotConflict
+from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.manifest import MANIFEST_SUFFIX
 from vidsync.storage.base import StorageError, Store
 
@@ -24,9 +26,17 @@ class History(Protocol):
 
     def last_global_id(self) -> int: ...
 
+    def events_after(self, global_id: int, limit: int = 1000) -> list[ProgressEvent]: ...
+
     def recent_events(self, project_id: str, limit: int) -> list[ProgressEvent]: ...
 
     def running_snapshots(self) -> list[SnapshotRecord]: ...
+
+    def running_owned(self) -> list[tuple[SnapshotRecord, str | None, bool]]: ...
+
+    def fail_orphan(self, record: SnapshotRecord, owner: str | None) -> bool: ...
+
+    def owner_of(self, snapshot_id: str) -> str | None: ...
 
     def get_snapshot(self, project_id: str, snapshot_id: str) -> SnapshotRecord | None: ...
 
@@ -35,10 +45,15 @@ class History(Protocol):
     def save_snapshot(self, record: SnapshotRecord) -> None: ...
 
 
+Alive = Callable[[str | None], bool]
+
+
 def restore_progress(history: History, tracker: ProgressTracker) -> dict[str, int]:
     """Continue event ids where the journal ends, so no id is ever issued twice;
     returns each project's last event id."""
-    tracker.restore_global(history.last_global_id())
+    last_global = history.last_global_id()
+    keep = tracker.ring_size
+    tracker.restore_global(last_global, history.events_after(max(0, last_global - keep), keep))
     last_ids = history.last_event_ids()
     for project_id, last_id in last_ids.items():
         tracker.restore(project_id, last_id, history.recent_events(project_id, tracker.ring_size))
@@ -46,7 +61,12 @@ def restore_progress(history: History, tracker: ProgressTracker) -> dict[str, in
 
 
 def recover(
-    history: History, tracker: ProgressTracker, store: Store, work_dir: Path, clock: Clock
+    history: History,
+    tracker: ProgressTracker,
+    store: Store,
+    work_dir: Path,
+    clock: Clock,
+    alive: Alive = is_alive,
 ) -> list[SnapshotRecord]:
     """Restore progress state and fail interrupted snapshots; returns those.
 
@@ -55,26 +75,47 @@ def recover(
     manifest, even if the upload went through, is one no client was told of,
     and is deleted. A completed record keeps its manifest; if the kill came
     between that record and its event, the event is published now.
+
+    A snapshot whose owner process still runs (a sibling serving process, a
+    one-shot CLI snapshot) is left alone.
     """
     last_ids = restore_progress(history, tracker)
-    interrupted = history.running_snapshots()
-    for record in interrupted:
-        with contextlib.suppress(StorageError, OSError):
-            store.delete(store.url_for(f"{record.project_id}/{record.id}{MANIFEST_SUFFIX}"))
+    interrupted = fail_orphans(history, tracker, store, clock, alive)
+    for project_id in last_ids:
+        _announce_unannounced(history, tracker, project_id, alive)
+    # Spools and manifests of interrupted runs (not those of snapshots still running).
+    if work_dir.exists():
+        busy = {r.id for r, owner, _ in history.running_owned() if alive(owner)}
+        for child in work_dir.iterdir():
+            if child.name not in busy:
+                shutil.rmtree(child, ignore_errors=True)
+    return interrupted
+
+
+def fail_orphans(
+    history: History, tracker: ProgressTracker, store: Store, clock: Clock, alive: Alive = is_alive
+) -> list[SnapshotRecord]:
+    """Fail, as interrupted, the running snapshots whose owner process is gone.
+
+    Several processes may find the same orphan at once: the record's
+    conditional update lets exactly one of them publish its end.
+    """
+    failed = []
+    for record, owner, _ in history.running_owned():
+        if alive(owner):
+            continue
         record.state = SnapshotState.FAILED
         record.error = INTERRUPTED
         record.finished_at = clock.time()
         record.manifest_url = None
-        history.save_snapshot(record)
+        if not history.fail_orphan(record, owner):
+            continue
+        with contextlib.suppress(StorageError, OSError):
+            store.delete(store.url_for(f"{record.project_id}/{record.id}{MANIFEST_SUFFIX}"))
         tracker.publish(_terminal_event(record, _last(history, record.project_id, record.id)))
         log.warning("snapshot %s of %s was interrupted", record.id, record.project_id)
-    for project_id in last_ids:
-        _announce_unannounced(history, tracker, project_id)
-    # Spools and manifests of interrupted runs.
-    if work_dir.exists():
-        for child in work_dir.iterdir():
-            shutil.rmtree(child, ignore_errors=True)
-    return interrupted
+        failed.append(record)
+    return failed
 
 
 def _last(history: History, project_id: str, snapshot_id: str) -> ProgressEvent | None:
@@ -82,13 +123,18 @@ def _last(history: History, project_id: str, snapshot_id: str) -> ProgressEvent 
     return recent[0] if recent and recent[0].snapshot_id == snapshot_id else None
 
 
-def _announce_unannounced(history: History, tracker: ProgressTracker, project_id: str) -> None:
-    """Publish the outcome of a snapshot whose record ended but whose event never went out."""
+def _announce_unannounced(
+    history: History, tracker: ProgressTracker, project_id: str, alive: Alive
+) -> None:
+    """Publish the outcome of a snapshot whose record ended but whose event never went out
+    (unless its owner still runs: it is about to)."""
     recent = history.recent_events(project_id, 1)
     if not recent or recent[0].terminal or recent[0].snapshot_id is None:
         return
     record = history.get_snapshot(project_id, recent[0].snapshot_id)
     if record is None or record.state is SnapshotState.RUNNING:
+        return
+    if alive(history.owner_of(record.id)):
         return
     tracker.publish(_terminal_event(record, recent[0]))
     log.warning("published the %s outcome of snapshot %s after a restart",

@@ -1,16 +1,29 @@
-"""SQLite persistence: projects and snapshot records (WAL mode, one connection, a lock)."""
+"""SQLite persistence: projects and snapshot records (WAL mode, one connection, a lock).
+
+Several serving processes may share the database (``vidsync serve --workers N``):
+what must be decided once for all of them is decided inside one write
+transaction (``BEGIN IMMEDIATE``): the next event ids, and which process runs a
+project's snapshot.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vidsync.models import ProgressEvent, Project, SnapshotRecord, SnapshotState, SourceKind
+from vidsync.models import (
+    INTERRUPTED,
+    ProgressEvent,
+    Project,
+    SnapshotRecord,
+    SnapshotState,
+    SourceKind,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -48,6 +61,8 @@ CREATE TABLE IF NOT EXISTS progress_events (
     PRIMARY KEY (project_id, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS progress_events_by_snapshot ON progress_events(snapshot_id, id);
+-- The agent-wide order: the next global id, and what sibling processes read after one.
+CREATE INDEX IF NOT EXISTS progress_events_by_global ON progress_events(global_id);
 -- The first paths a snapshot left out (bounded by the pipeline), in walk order.
 CREATE TABLE IF NOT EXISTS snapshot_skipped (
     snapshot_id TEXT NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
@@ -63,6 +78,15 @@ CREATE TABLE IF NOT EXISTS snapshot_skipped (
 _MIGRATIONS = (
     ("snapshots", "skipped_json", "TEXT"),
     ("snapshots", "resume_of", "TEXT"),
+    # The process running it (vidsync/owners.py), and a cancel asked of another process.
+    ("snapshots", "owner", "TEXT"),
+    ("snapshots", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+# At most one running snapshot per project, whichever process started it.
+_ONE_RUNNING = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS one_running_snapshot ON snapshots(project_id) "
+    "WHERE state = 'running'"
 )
 
 _SNAPSHOT_COLUMNS = (
@@ -78,20 +102,34 @@ class Database:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         with self._lock:
+            # First: sibling processes may be opening the same database right now.
+            self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit survives the process being killed (it is in the
             # OS cache); only a power cut may lose the last commits.
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
-            self._migrate()
+            self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            with self._tx():
+                self._migrate()
 
     def _migrate(self) -> None:
         for table, column, kind in _MIGRATIONS:
             have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        try:
+            self._conn.execute(_ONE_RUNNING)
+        except sqlite3.IntegrityError:
+            # A database from before the index with two running records of one
+            # project: only the newest can be real (recovery fails it if its owner is gone).
+            self._conn.execute(
+                "UPDATE snapshots SET state = 'failed', error = ? "
+                "WHERE state = 'running' AND rowid NOT IN "
+                "(SELECT MAX(rowid) FROM snapshots WHERE state = 'running' GROUP BY project_id)",
+                (INTERRUPTED,),
+            )
+            self._conn.execute(_ONE_RUNNING)
 
     def close(self) -> None:
         with self._lock:
@@ -183,6 +221,69 @@ class Database:
                     ((record.id, i, kind, path) for i, (kind, path) in enumerate(skipped_paths)),
                 )
 
+    def claim_snapshot(
+        self, record: SnapshotRecord, owner: str, alive: Callable[[str | None], bool] | None = None
+    ) -> str | None:
+        """Save a new running ``record`` as its project's one running snapshot, owned
+        by ``owner``; if another is running already, save nothing and return its id.
+
+        One whose owner is not ``alive`` any more (a killed process nobody has
+        cleaned up after yet) is failed as interrupted instead."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT id, owner FROM snapshots WHERE project_id = ? AND state = 'running'",
+                (record.project_id,),
+            ).fetchone()
+            if row is not None and (alive is None or alive(row[1])):
+                return str(row[0])
+            if row is not None:
+                conn.execute(
+                    "UPDATE snapshots SET state = 'failed', error = ?, finished_at = ?, "
+                    "manifest_url = NULL WHERE id = ?",
+                    (INTERRUPTED, record.started_at, row[0]),
+                )
+            conn.execute(
+                "INSERT INTO snapshots (id, project_id, state, started_at, resume_of, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (record.id, record.project_id, record.state.value, record.started_at,
+                 record.resume_of, owner),
+            )
+        return None
+
+    def running_owned(self) -> list[tuple[SnapshotRecord, str | None, bool]]:
+        """Running snapshots with their owner token and whether a cancel was asked."""
+        rows = self._query(
+            f"SELECT {_SNAPSHOT_COLUMNS}, owner, cancel_requested FROM snapshots "
+            "WHERE state = 'running'"
+        )
+        n = len(_SNAPSHOT_COLUMNS.split(","))
+        return [(_snapshot(r), r[n], bool(r[n + 1])) for r in rows]
+
+    def request_cancel(self, project_id: str) -> str | None:
+        """Ask the owner of the project's running snapshot to cancel it; its id, or None."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE snapshots SET cancel_requested = 1 "
+                "WHERE project_id = ? AND state = 'running' RETURNING id",
+                (project_id,),
+            ).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def fail_orphan(self, record: SnapshotRecord, owner: str | None) -> bool:
+        """Save ``record`` (failed) if it is still running under ``owner``: True for the
+        one process that does it, however many find the orphan at once."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE snapshots SET state = ?, error = ?, finished_at = ?, manifest_url = NULL "
+                "WHERE id = ? AND state = 'running' AND owner IS ?",
+                (record.state.value, record.error, record.finished_at, record.id, owner),
+            )
+            return cur.rowcount > 0
+
+    def owner_of(self, snapshot_id: str) -> str | None:
+        rows = self._query("SELECT owner FROM snapshots WHERE id = ?", (snapshot_id,))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def skipped_page(
         self, snapshot_id: str, offset: int, limit: int
     ) -> tuple[int, list[tuple[str, str]]]:
@@ -242,6 +343,49 @@ class Database:
                  event.global_id, body),
             )
 
+    def journal_event(
+        self, event: ProgressEvent, after_id: int = 0, after_global: int = 0
+    ) -> tuple[ProgressEvent, list[ProgressEvent]]:
+        """Give ``event`` the next ids and record it, in one write transaction.
+
+        ``id`` is the project's next, ``global_id`` the database's next (never
+        below ``after_id`` + 1 and ``after_global`` + 1, the caller's last ones),
+        so every process sharing the database numbers events in commit order.
+        Also returns the events other processes recorded after ``after_global``,
+        oldest first: the caller shows them before this one.
+        """
+        with self._tx() as conn:
+            last_id = conn.execute(
+                "SELECT MAX(id) FROM progress_events WHERE project_id = ?", (event.project_id,)
+            ).fetchone()[0] or 0
+            top = conn.execute("SELECT MAX(global_id) FROM progress_events").fetchone()[0] or 0
+            earlier = _events(conn.execute(
+                "SELECT global_id, body FROM progress_events WHERE global_id > ? "
+                "ORDER BY global_id", (after_global,),
+            )) if top > after_global else []
+            final = event.replace(id=max(last_id, after_id) + 1,
+                                  global_id=max(top, after_global) + 1)
+            conn.execute(
+                "INSERT OR REPLACE INTO progress_events"
+                " (project_id, id, snapshot_id, step, global_id, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (final.project_id, final.id, final.snapshot_id, final.step.value,
+                 final.global_id, final.json_text()),
+            )
+        return final, earlier
+
+    def events_after(self, global_id: int, limit: int = 1000) -> list[ProgressEvent]:
+        """Events recorded after agent-wide id ``global_id``, oldest first."""
+        with self._lock:
+            return _events(self._conn.execute(
+                "SELECT global_id, body FROM progress_events WHERE global_id > ? "
+                "ORDER BY global_id LIMIT ?", (global_id, limit),
+            ))
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (any process) commits."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def last_global_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(global_id), 0) FROM progress_events")[0][0])
 
@@ -271,6 +415,15 @@ class Database:
 
     def running_snapshots(self) -> list[SnapshotRecord]:
         return self.snapshots_in_state(SnapshotState.RUNNING)
+
+
+def _events(rows: Iterable[tuple[Any, ...]]) -> list[ProgressEvent]:
+    events = []
+    for global_id, body in rows:
+        event = ProgressEvent.from_json(json.loads(body))
+        event.global_id = int(global_id)
+        events.append(event)
+    return events
 
 
 def _project(row: tuple[Any, ...]) -> Project:

@@ -1,0 +1,316 @@
+"""``vidsync serve --workers N``: real supervisor and worker processes on one port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import EventSource
+from prometheus_client.parser import text_string_to_metric_families
+
+from support.agent import AgentFactory, AgentProcess, wait_until
+from support.redisserver import RedisServer
+from support.trees import make_flat_tree
+
+TERMINAL = ("completed", "failed", "cancelled")
+# Long enough to act on a running snapshot (seconds of work on this machine).
+SLOW = {"VIDSYNC_WORKERS": "2", "VIDSYNC_THROTTLE": "0.01"}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return make_flat_tree(tmp_path / "tree", 300, per_dir=30)
+
+
+def new_project(agent: AgentProcess, tree: Path) -> str:
+    r = httpx.post(agent.url + "/api/v1/projects", json={"name": "p", "localPath": str(tree)})
+    assert r.status_code == 201, r.text
+    return str(r.json()["projectId"])
+
+
+def progress(agent: AgentProcess, pid: str) -> dict[str, Any]:
+    return httpx.get(f"{agent.url}/api/v1/projects/{pid}/progress").json()  # type: ignore[no-any-return]
+
+
+def stored_ids(agent: AgentProcess, pid: str, sid: str) -> list[int]:
+    r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid}/events")
+    return [e["id"] for e in r.json()["events"]]
+
+
+def client_on(
+    agent: AgentProcess, *, avoid: int | None = None, want: int | None = None,
+    timeout: float = 20.0,
+) -> tuple[httpx.Client, int]:
+    """A client whose keep-alive connection was accepted by one worker (``want``, or
+    any but ``avoid``); the worker's pid comes from /health on that connection."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = httpx.Client(base_url=agent.url, timeout=30)
+        worker = int(client.get("/api/v1/health").json()["worker"])
+        if worker != avoid and want in (None, worker):
+            return client, worker
+        client.close()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no connection reached a worker other than {avoid}")
+
+
+def stream(
+    client: httpx.Client, path: str, events: list[tuple[int, dict[str, Any]]],
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Append the stream's events (id, data) until a terminal one, or its process dies."""
+    try:
+        with client.stream("GET", path, headers=headers) as response:
+            assert response.status_code == 200, response.read()
+            for sse in EventSource(response).iter_sse():
+                if sse.data:
+                    data = json.loads(sse.data)
+                    events.append((int(sse.id), data))
+                    if data["step"] in TERMINAL:
+                        return
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        return
+
+
+def test_ten_concurrent_starts_of_one_project_give_one_202_and_nine_409s(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(**SLOW)
+    pid = new_project(agent, tree)
+
+    def start(_: int) -> tuple[int, str, int]:
+        with httpx.Client(base_url=agent.url) as client:
+            worker = int(client.get("/api/v1/health").json()["worker"])
+            r = client.post(f"/api/v1/projects/{pid}/snapshot")
+            return r.status_code, r.json()["snapshotId"], worker
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(start, range(10)))
+    codes = sorted(code for code, _, _ in answers)
+    assert codes == [202] + [409] * 9, answers
+    started = {sid for code, sid, _ in answers if code == 202}
+    assert {sid for _, sid, _ in answers} == started  # every 409 names the running one
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=60)
+    history = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots").json()["snapshots"]
+    assert [(s["snapshotId"], s["state"]) for s in history] == [(started.pop(), "completed")]
+
+
+def test_a_cancel_sent_to_a_process_that_does_not_run_the_snapshot_cancels_it(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(**SLOW)
+    pid = new_project(agent, tree)
+    owner_client, owner = client_on(agent)
+    with closing(owner_client):
+        r = owner_client.post(f"/api/v1/projects/{pid}/snapshot")
+        assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    other_client, other = client_on(agent, avoid=owner)
+    with closing(other_client):
+        r = other_client.delete(f"/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    assert r.json() == {"projectId": pid, "snapshotId": sid}
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=10)
+    assert progress(agent, pid)["step"] == "cancelled"
+    record = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid}").json()["snapshot"]
+    assert record["state"] == "cancelled"
+    assert owner != other
+
+
+def test_every_process_serves_every_projects_stream_with_the_same_ids(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_THROTTLE="0.002")
+    pid = new_project(agent, tree)
+    first, worker_a = client_on(agent)
+    second, worker_b = client_on(agent, avoid=worker_a)
+    seen: dict[int, list[tuple[int, dict[str, Any]]]] = {worker_a: [], worker_b: []}
+    everything: dict[int, list[tuple[int, dict[str, Any]]]] = {worker_a: [], worker_b: []}
+    wide = [client_on(agent, want=w) for w in (worker_a, worker_b)]
+    # From the first event on (Last-Event-ID 0), whenever each stream subscribes.
+    threads = [
+        threading.Thread(target=stream, args=(c, f"/api/v1/projects/{pid}/progress/stream",
+                                              seen[w], {"Last-Event-ID": "0"}))
+        for c, w in ((first, worker_a), (second, worker_b))
+    ] + [
+        threading.Thread(target=stream, args=(c, "/api/v1/progress/stream", everything[w],
+                                              {"Last-Event-ID": "0"}))
+        for c, w in wide
+    ]
+    for t in threads:
+        t.start()
+    r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    for t in threads:
+        t.join(60)
+    first.close()
+    second.close()
+    ids = stored_ids(agent, pid, sid)
+    assert ids == list(range(1, len(ids) + 1)) and len(ids) > 5
+    for worker in (worker_a, worker_b):
+        assert [i for i, _ in seen[worker]] == ids, worker
+        assert seen[worker][-1][1]["step"] == "completed"
+    for c, _ in wide:
+        c.close()
+    wide_ids = {w: [i for i, _ in everything[w]] for w in everything}
+    assert wide_ids[worker_a] == wide_ids[worker_b]
+    assert wide_ids[worker_a] == list(range(1, len(ids) + 1))  # agent-wide ids, in order
+
+
+def test_a_client_whose_process_is_killed_resumes_exactly_on_another(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(**SLOW)
+    pid = new_project(agent, tree)
+    owner_client, owner = client_on(agent)
+    with closing(owner_client):
+        r = owner_client.post(f"/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    doomed_client, doomed = client_on(agent, avoid=owner)
+    before: list[tuple[int, dict[str, Any]]] = []
+    reader = threading.Thread(target=stream, args=(
+        doomed_client, f"/api/v1/projects/{pid}/progress/stream", before,
+        {"Last-Event-ID": "0"}))
+    reader.start()
+    wait_until(lambda: len(before) >= 3, timeout=20)
+    os.kill(doomed, signal.SIGKILL)
+    reader.join(10)
+    assert not reader.is_alive()
+    last = before[-1][0]
+    # Events go on meanwhile: the resume has something to catch up on.
+    wait_until(lambda: progress(agent, pid)["id"] >= last + 3, timeout=20)
+    after: list[tuple[int, dict[str, Any]]] = []
+    with httpx.Client(base_url=agent.url, timeout=60) as client:
+        stream(client, f"/api/v1/projects/{pid}/progress/stream", after,
+               {"Last-Event-ID": str(last)})
+    got = [i for i, _ in before] + [i for i, _ in after]
+    assert after and after[-1][1]["step"] == "completed"
+    assert got == stored_ids(agent, pid, sid)
+    assert got == list(range(1, len(got) + 1))  # no gap, no duplicate
+    doomed_client.close()
+
+
+def test_a_killed_owner_fails_its_snapshot_once_and_the_project_can_start_again(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(**SLOW)
+    pid = new_project(agent, tree)
+    owner_client, owner = client_on(agent)
+    with closing(owner_client):
+        r = owner_client.post(f"/api/v1/projects/{pid}/snapshot")
+    sid = r.json()["snapshotId"]
+    wait_until(lambda: progress(agent, pid)["stepNumber"] >= 3, timeout=20)
+    os.kill(owner, signal.SIGKILL)
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=20)
+    state = progress(agent, pid)
+    assert state["step"] == "failed" and "interrupted" in state["error"]
+    events = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid}/events").json()
+    assert [e["step"] for e in events["events"]].count("failed") == 1
+    r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+
+
+def test_workers_on_the_redis_bus_write_each_event_once_with_its_journal_ids(
+    agent_factory: AgentFactory, redis_server: RedisServer, tree: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_PROGRESS_BUS=redis_server.url,
+                          VIDSYNC_AGENT_NAME="alpha", VIDSYNC_THROTTLE="0.002")
+    pid = new_project(agent, tree)
+    r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=60)
+    ids = stored_ids(agent, pid, sid)
+    redis = redis_server.client()
+    # Both processes write what they serve; a second write of an id is refused.
+    wait_until(lambda: len(redis.xrange(f"vidsync:project:{pid}")) == len(ids))
+    assert [e[0] for e in redis.xrange(f"vidsync:project:{pid}")] == [f"0-{i}" for i in ids]
+    wide = [int(e[0].split("-")[1]) for e in redis.xrange("vidsync:agent:alpha")]
+    assert wide == list(range(1, len(ids) + 1))
+    first, one = client_on(agent)
+    second, _ = client_on(agent, avoid=one)
+    for client in (first, second):
+        with closing(client):
+            assert client.get("/api/v1/health").json()["teamBus"] == "ok"
+
+
+def test_metrics_from_any_process_count_each_event_once(
+    agent_factory: AgentFactory, tree: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_THROTTLE="0.002")
+    pid = new_project(agent, tree)
+    r = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot")
+    assert r.status_code == 202, r.text
+    sid = r.json()["snapshotId"]
+    wait_until(lambda: progress(agent, pid)["step"] in TERMINAL, timeout=60)
+    published = len(stored_ids(agent, pid, sid))
+    first, one = client_on(agent)
+    second, _ = client_on(agent, avoid=one)
+    for client in (first, second):
+        with closing(client):
+            families = text_string_to_metric_families(client.get("/metrics").text)
+            counted = {s.name: s.value for f in families for s in f.samples}
+            # Published by one process, shown by both: counted once in the sum.
+            assert counted["vidsync_progress_events_total"] == published
+            assert counted["vidsync_snapshots_running"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {"VIDSYNC_WORKERS": "0"}, "VIDSYNC_WORKERS='0' is not valid: expected at least 1"),
+        ([], {"VIDSYNC_WORKERS": "two"}, "VIDSYNC_WORKERS='two' is not valid: expected a whole"),
+        ([], {"VIDSYNC_WORKERS": "65"}, "VIDSYNC_WORKERS='65' is not valid: expected at most 64"),
+        (["--workers", "1.5"], {}, "'1.5' is not a whole number (1-64)"),
+        (["--workers", "0"], {}, "0 is out of range: give 1 to 64 processes"),
+    ],
+)
+def test_a_bad_number_of_workers_is_refused_with_a_clear_error(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vidsync.cli.main", "serve", *args],
+        env={**os.environ, "VIDSYNC_DATA_DIR": str(tmp_path), "VIDSYNC_PORT": "1", **env},
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2
+    assert expected in done.stderr
+
+
+def test_sigterm_stops_every_worker(agent_factory: AgentFactory) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="3")
+    workers: set[int] = set()
+    clients: list[httpx.Client] = []
+    for _ in range(3):
+        client, worker = client_on(agent, want=None)
+        clients.append(client)
+        workers.add(worker)
+    for client in clients:
+        client.close()
+    assert agent.proc is not None
+    agent.stop()
+    assert agent.proc.returncode == 0
+    for worker in workers:
+        wait_until(lambda w=worker: not _running(w), timeout=10)  # type: ignore[misc]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
