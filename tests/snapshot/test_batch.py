@@ -4,6 +4,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from support.agent import wait_until
 from vidsync.models import (
     FolderStatus,
     ManifestEntry,
@@ -15,6 +16,7 @@ from vidsync.models import (
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.snapshot.batch import BatchRunner
 from vidsync.snapshot.jobs import Jobs
+from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult
 from vidsync.snapshot.skips import SkipLog
 from vidsync.snapshot.source import CancelToken, StepProgress
 from vidsync.storage.local import LocalStore
@@ -112,6 +114,35 @@ def test_cancelling_a_queued_snapshot_ends_it_without_running(tmp_path: Path) ->
 
 
 
+def test_a_start_right_after_the_outcome_is_recorded_waits_for_it_instead_of_409(
+    tmp_path: Path,
+) -> None:
+    """Between "completed" in the history and the end of the job (its terminal
+    event, its worker process exiting) a new start is not a conflict."""
+    lingering = threading.Event()
+    log = Log()
+
+    def runner(job: SnapshotJob) -> SnapshotResult:
+        result = SnapshotResult(state=SnapshotState.COMPLETED)
+        assert job.persist is not None
+        job.persist(result)  # "completed" is in the history from here on
+        assert lingering.wait(10)
+        job.reporter.complete("file:///s")
+        return result
+
+    source = GatedSource(threading.Semaphore(), Concurrency())
+    jobs = Jobs(tracker=ProgressTracker(), log=log, store=LocalStore(tmp_path / "s"),
+                work_dir=tmp_path / "w", source_for=lambda p: source, runner=runner)
+    project = Project("p", "p", "/x", SourceKind.LOCAL, 0)
+    first = jobs.start(project)
+    wait_until(lambda: log.records[first].state is SnapshotState.COMPLETED)
+    second: list[str] = []
+    starting = threading.Thread(target=lambda: second.append(jobs.start(project)))
+    starting.start()
+    lingering.set()
+    starting.join(20)
+    assert len(second) == 1 and second[0] != first
+    assert jobs.wait(project.id, timeout=10)
 
 
 def test_queued_is_a_field_that_clears_when_the_slot_comes(tmp_path: Path) -> None:

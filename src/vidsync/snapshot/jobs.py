@@ -46,6 +46,11 @@ def new_snapshot_id(clock: Clock) -> str:
     return f"snap-{stamp}-{secrets.token_hex(4)}"
 
 
+# A recorded snapshot lets go of its project within this (its worker process
+# gets 5 s to exit); a start waits for that rather than answering 409.
+FINISHING_WAIT = 10.0
+
+
 @dataclass
 class _Running:
     project: Project
@@ -117,6 +122,7 @@ class Jobs:
         """
         # Outside the lock: a read of the last snapshot's events (the honest bar).
         expected = expected_for(self._log, project.id)
+        self._let_finish(project.id)
         with self._lock:
             running = self._running.get(project.id)
             if running is not None:
@@ -146,6 +152,15 @@ class Jobs:
             # the start call already sees the snapshot.
             reporter.start_step(1, message or _waiting(project), queued=queued)
         return snapshot_id
+
+    def _let_finish(self, project_id: str) -> None:
+        """Wait for a snapshot whose outcome is already recorded to let go of the
+        project (its terminal event, the end of its worker): whoever saw it
+        completed and starts the next one must not get a conflict."""
+        with self._lock:
+            running = self._running.get(project_id)
+        if running is not None and running.record.state is not SnapshotState.RUNNING:
+            running.done.wait(FINISHING_WAIT)
 
     def launch(self, project_id: str) -> bool:
         """Run a reserved snapshot; False if it is no longer waiting."""
