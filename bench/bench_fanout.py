@@ -143,6 +143,7 @@ def client_process(port: int, count: int, conn: Connection) -> None:
 
 class Agent:
     def __init__(self, data_dir: Path, bus: str, workers: int) -> None:
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "VIDSYNC_DATA_DIR": str(data_dir), "VIDSYNC_PORT": str(self.port),
@@ -182,10 +183,20 @@ class Agent:
         return total
 
     def serving_cpu(self) -> tuple[float, float]:
-        """CPU seconds (user, system) of the serving process so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        """CPU seconds (user, system) of the serving process(es) so far: the agent,
+        or with --workers its worker processes (not the snapshot processes)."""
+        pids = [self.proc.pid]
+        if self.workers > 1:
+            pids = [int(p) for p in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+                    .read_text().split()]
         tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        user = system = 0.0
+        for pid in pids:
+            with contextlib.suppress(FileNotFoundError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                user += int(fields[11]) / tick
+                system += int(fields[12]) / tick
+        return user, system
 
     def snapshot(self, project_id: str) -> float:
         """Run one snapshot to its end; the server's recorded duration in seconds."""
