@@ -25,8 +25,10 @@ class Step(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (Step.COMPLETED, Step.FAILED, Step.CANCELLED)
+        return self in TERMINAL_STEPS
 
+
+TERMINAL_STEPS = frozenset({Step.COMPLETED, Step.FAILED, Step.CANCELLED})
 
 # stepNumber -> step name, as in DESIGN §2 (steps 2 and 3 are both "browsing").
 STEP_NAMES: dict[int, Step] = {

@@ -134,11 +134,13 @@ def test_a_client_that_stops_reading_falls_back_and_still_gets_order_and_the_end
     with open_stream(port, tracker, rcvbuf=4096) as sock:
         # Nobody reads: the kernel buffers fill, then uvicorn's write buffer, and
         # the fast path has to say no.
-        for i in range(1, 800):
-            tracker.publish(event(i // 10, big))
+        for i in range(1, 2000):
+            tracker.publish(event(i // 20, big))
+            # one event per fan-out, so each is a write of its own
+            wait_until(lambda: not tracker._outbox, interval=0.001)
             if writes.refused:
                 break
-        wait_until(lambda: writes.refused > 0, timeout=30)
+        assert writes.refused > 0, "the fast path never said no to a client that stopped reading"
         tracker.publish(event(100, step=Step.COMPLETED))
         data = read_to_end(sock)
     ids = [int(i) for i in _ID.findall(data)]

@@ -62,6 +62,7 @@ class EventStreamResponse(Response):
         self._last_write = 0.0
         self._sending_since: float | None = None
         self._ping_due = False
+        self._writer: BodyWriter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -125,26 +126,33 @@ class EventStreamResponse(Response):
             self._sending_since = None
             self._last_write = loop.time()
 
-    def _write_now(self, writer: BodyWriter, events: list[ProgressEvent]) -> bool:
+    def _write_now(self, events: list[ProgressEvent]) -> bool:
         """The fast path (the subscription's sink): write ``events`` now, or say no."""
-        if self._ping_due:
+        writer = self._writer
+        if self._ping_due or writer is None:
             return False
-        frames = [e.sse_frame(self.agent_wide) for e in events]
-        if not writer.write(frames[0] if len(frames) == 1 else b"".join(frames)):
+        wide = self.agent_wide
+        if len(events) == 1:
+            body = events[0].sse_frame(wide)
+        else:
+            body = b"".join([e.sse_frame(wide) for e in events])
+        if not writer.write(body):
             return False
         loop = self._loop
         assert loop is not None
         self._last_write = loop.time()
-        if self.on_sent is not None:
+        on_sent = self.on_sent
+        if on_sent is not None:
             for event in events:
-                self.on_sent(event)
+                on_sent(event)
         return True
 
     async def _stream(self, send: Send, writer: BodyWriter | None) -> None:
         sub = self.subscription
         await self._send(send, f"retry: {self.retry_ms}\n\n".encode())
+        self._writer = writer
         if writer is not None:
-            sub.sink = lambda events: self._write_now(writer, events)
+            sub.sink = self._write_now
         while True:
             event = await sub.next()
             if event is None:

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from vidsync.models import ProgressEvent
+from vidsync.models import TERMINAL_STEPS, ProgressEvent
 
 if TYPE_CHECKING:
     import asyncio
@@ -70,26 +70,38 @@ class Subscription:
 
     def push_many(self, events: Sequence[ProgressEvent]) -> None:
         """Buffer ``events`` (oldest first) and wake the reader, or hand them all
-        to the sink at once: one write for the events that queued up together."""
+        to the sink at once: one write for the events that queued up together.
+
+        Runs once per subscriber per fan-out, so it is written for speed
+        (``wants`` inlined, the terminal check only where it matters)."""
+        floor, project, snapshot = self.floor, self.project_id, self.snapshot_id
         wanted = [
-            e for e in events if not 0 < e.global_id <= self.floor and self.wants(e)
+            e for e in events
+            if not 0 < e.global_id <= floor
+            and (project is None or e.project_id == project)
+            and (snapshot is None or e.snapshot_id == snapshot)
         ]
         if not wanted:
             return
         with self._lock:
             if self._closed:
                 return
+            sink = self.sink
             if (
-                self.sink is not None
+                sink is not None
                 and self._waiter is not None  # the reader is idle: nothing in flight
                 and not self._items
                 and threading.get_ident() == self._loop_thread
             ):
-                # The event that ends the stream goes through the reader, which
-                # ends the stream after it.
-                end = next((i for i, e in enumerate(wanted) if e.terminal), None)
-                direct = wanted if end is None or not self.until_terminal else wanted[:end]
-                if direct and self.sink(direct):
+                direct = wanted
+                if self.until_terminal:
+                    # The event that ends the stream goes through the reader,
+                    # which ends the stream after it.
+                    for i, e in enumerate(wanted):
+                        if e.step in TERMINAL_STEPS:
+                            direct = wanted[:i]
+                            break
+                if direct and sink(direct):
                     wanted = wanted[len(direct):]
                     if not wanted:
                         return
