@@ -21,7 +21,9 @@ import calendar
 import gzip
 import io
 import json
+import shutil
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -95,7 +97,10 @@ class EntrySpool:
     """Step 3's output: entries encoded once, in a temporary file.
 
     It already holds the manifest's entry list as it will be compressed (one
-    entry per line, separated by ``,``), so step 4 only copies bytes.
+    entry per line, separated by ``,``), so step 4 only compresses it. A
+    parallel walk hands over its entries already compressed instead
+    (``add_parts``): gzip members whose text, joined, is that same list, so
+    step 4 only copies them.
     """
 
     def __init__(self, path: Path) -> None:
@@ -106,6 +111,19 @@ class EntrySpool:
         self.file_count = 0
         self.directory_count = 0
         self.total_bytes = 0
+        # (gzip member, entries in it), in manifest order.
+        self.parts: list[tuple[Path, int]] = []
+
+    def add_parts(self, parts: list[tuple[Path, int]], files: int, directories: int,
+                  total_bytes: int) -> None:
+        """Take a whole entry list as gzip members (no ``add`` before or after)."""
+        if self.entry_count or self.parts:
+            raise ValueError("add_parts takes the whole entry list")
+        self.parts = parts
+        self.entry_count = sum(n for _, n in parts)
+        self.file_count = files
+        self.directory_count = directories
+        self.total_bytes = total_bytes
 
     def add(self, entry: ManifestEntry) -> None:
         if self.entry_count:
@@ -160,12 +178,15 @@ def write_manifest(
     """
     spool.close()
     head = json.dumps(header.to_json(), separators=(",", ":"), ensure_ascii=False)
+    opening = (head[:-1] + _ENTRIES_KEY + "\n").encode("utf-8")
+    if spool.parts:
+        return _join_parts(spool.parts, opening, out, on_entries, check)
     with (
         open(out, "wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=_COMPRESS_LEVEL, mtime=0) as gz,
         open(spool.path, "rb") as src,
     ):
-        gz.write((head[:-1] + _ENTRIES_KEY + "\n").encode("utf-8"))
+        gz.write(opening)
         while chunk := src.read(_CHUNK):
             check()
             gz.write(chunk)
@@ -173,6 +194,32 @@ def write_manifest(
         if spool.entry_count:
             on_entries(1)  # the last entry has none after it
         gz.write(b"\n]}\n")
+    return out.stat().st_size
+
+
+def _member(text: bytes) -> bytes:
+    """``text`` as one complete gzip member."""
+    pack = zlib.compressobj(_COMPRESS_LEVEL, zlib.DEFLATED, 31)
+    return pack.compress(text) + pack.flush()
+
+
+def _join_parts(
+    parts: list[tuple[Path, int]],
+    opening: bytes,
+    out: Path,
+    on_entries: Callable[[int], None],
+    check: Callable[[], None],
+) -> int:
+    """A gzip file of several members reads as one stream (RFC 1952 §2.2): the
+    header, the parts as they are, the closing bracket."""
+    with open(out, "wb") as dst:
+        dst.write(_member(opening))
+        for path, entries in parts:
+            check()
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, dst, _CHUNK)
+            on_entries(entries)
+        dst.write(_member(b"\n]}\n"))
     return out.stat().st_size
 
 
