@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +21,7 @@ from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchResult, BatchRunner
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
-from vidsync.snapshot.pipeline import run_snapshot
-from vidsync.snapshot.process import ProcessRunner
+from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult, run_snapshot
 from vidsync.snapshot.recovery import recover, restore_progress, resume_interrupted
 from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
 from vidsync.storage import open_store
@@ -243,6 +243,15 @@ class Service:
         self.db.close()
 
 
+def _process_runner(
+    settings: Settings, tracker: ProgressTracker
+) -> Callable[[SnapshotJob], SnapshotResult]:
+    # Here, not at import: the CLI's one-shot snapshot never loads multiprocessing.
+    from vidsync.snapshot.process import ProcessRunner
+
+    return ProcessRunner(settings, tracker.publish)
+
+
 def build_service(
     settings: Settings, clock: Clock | None = None, *, serving: bool = True
 ) -> Service:
@@ -274,7 +283,7 @@ def build_service(
         source_for=sources,
         clock=clock,
         throttle=settings.throttle,
-        runner=ProcessRunner(settings, tracker.publish) if in_process else run_snapshot,
+        runner=_process_runner(settings, tracker) if in_process else run_snapshot,
     )
     interrupted: list[SnapshotRecord] = []
     if serving:
