@@ -54,7 +54,8 @@ _FLUSH_CHARS = 1 << 18
 _PROGRESS_EVERY = 4096
 _POLL_MS = 50
 
-# A listed entry: its manifest line (",\n" first), and for a folder its path and rel.
+# A run of listed entries: their manifest lines (each with ",\n" first); when the run
+# ends with a folder, that folder's path and rel (its contents come next).
 _Item = tuple[str, str | None, str]
 
 
@@ -145,8 +146,11 @@ class Lister:
             os.close(fd)
 
     def _encode(self, fd: int, path: str, prefix: str, names: list[str]) -> list[_Item]:
+        # Items are runs of lines, each run ending with a folder's line (then its
+        # contents come), the last one maybe with none: the walk loops per folder.
         out: list[_Item] = []
-        append, lstat, enc = out.append, os.lstat, encode_basestring
+        lines: list[str] = []
+        append, lstat, enc = lines.append, os.lstat, encode_basestring
         S_ISDIR, S_ISREG, S_ISLNK = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK
         entries = files = directories = total = 0
         # Below this many characters no path can reach PATH_MAX bytes (4 bytes a character).
@@ -179,27 +183,31 @@ class Lister:
             if second != last_second:
                 last_second = second
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            if S_ISDIR(mode):
-                line = (f',\n{{{names_json},"size":0,"isDirectory":true,'
-                        f'"modTime":"{stamp}.{frac:09d}Z"')
-                child: str | None = f"{path}/{name}"
-                directories += 1
-            elif S_ISREG(mode) or S_ISLNK(mode):
+            end = "}" if raw is None else f',"pathBase64":"{base64.b64encode(raw).decode()}"}}'
+            if S_ISREG(mode):
                 size = st.st_size
-                line = (f',\n{{{names_json},"size":{size},"isDirectory":false,'
-                        f'"modTime":"{stamp}.{frac:09d}Z"')
-                child = None
+                append(f',\n{{{names_json},"size":{size},"isDirectory":false,'
+                       f'"modTime":"{stamp}.{frac:09d}Z"{end}')
                 files += 1
                 total += size
-                if S_ISLNK(mode):
-                    line += ',"isSymlink":true'
+            elif S_ISDIR(mode):
+                append(f',\n{{{names_json},"size":0,"isDirectory":true,'
+                       f'"modTime":"{stamp}.{frac:09d}Z"{end}')
+                out.append(("".join(lines), f"{path}/{name}", prefix + name))
+                lines.clear()
+                directories += 1
+            elif S_ISLNK(mode):
+                size = st.st_size
+                append(f',\n{{{names_json},"size":{size},"isDirectory":false,'
+                       f'"modTime":"{stamp}.{frac:09d}Z","isSymlink":true{end}')
+                files += 1
+                total += size
             else:  # sockets, FIFOs, devices: nothing a collaborator could sync
                 self.on_skip(SkipKind.SPECIAL, prefix + name)
                 continue
-            if raw is not None:
-                line += f',"pathBase64":"{base64.b64encode(raw).decode("ascii")}"'
-            append((line + "}", child, prefix + name))
             entries += 1
+        if lines:
+            out.append(("".join(lines), None, ""))
         self._second, self._prefix = last_second, stamp
         tally = self.tally
         tally.entries += entries
