@@ -37,3 +37,17 @@ def test_in_process_snapshot_imports_no_server_client_or_bar_module(tmp_path: Pa
               or any(m == n or m.startswith(n + ".") for n in NOT_NEEDED)]
     assert loaded == []
     assert "vidsync.snapshot.walk" in report["modules"]  # the parallel walk ran
+
+
+def test_the_command_exits_quickly_with_its_output_and_code_intact(tmp_path: Path) -> None:
+    tree = make_flat_tree(tmp_path / "tree", 50)
+    os.mkfifo(tree / "pipe")  # skipped: "completed with 1 skipped", exit code 3
+    done = subprocess.run(
+        [sys.executable, "-m", "vidsync", "snapshot", str(tree), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "VIDSYNC_DATA_DIR": str(tmp_path / "d")},
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 3, done.stderr
+    assert events[-1]["step"] == "completed" and events[-1]["skippedCount"] == 1
+    assert "1 skipped (1 special)" in done.stderr  # the warning line reached stderr
