@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import gc
 import os
 import pickle
 import select
@@ -356,6 +357,9 @@ class ParallelWalk:
         finally:
             os.close(tickets_w)
         pids: dict[int, int] = {}  # result fd -> worker pid
+        # The workers' garbage collector must not write to every object they inherit
+        # (each write copies a page): what exists now is left out of collections.
+        gc.freeze()
         try:
             for _ in range(min(self.workers, len(units))):
                 result_r, result_w = os.pipe()
@@ -370,8 +374,10 @@ class ParallelWalk:
                 os.close(result_w)
                 pids[result_r] = pid
                 self.worker_pids.append(pid)
+            gc.unfreeze()
             return self._collect(units, pids, progress, cancel)
         finally:
+            gc.unfreeze()
             os.close(tickets_r)
             for fd, pid in pids.items():
                 with contextlib.suppress(OSError):
