@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import base64
 import calendar
+import contextlib
 import gzip
 import io
 import json
-import shutil
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, NamedTuple
 
 from vidsync.models import ManifestEntry, iso_utc
 
@@ -93,6 +93,15 @@ def entry_from_json(data: dict[str, Any]) -> ManifestEntry:
     )
 
 
+class Part(NamedTuple):
+    """A gzip member inside a file: bytes ``offset`` to ``offset + length``."""
+
+    path: Path
+    offset: int
+    length: int
+    entries: int
+
+
 class EntrySpool:
     """Step 3's output: entries encoded once, in a temporary file.
 
@@ -111,16 +120,16 @@ class EntrySpool:
         self.file_count = 0
         self.directory_count = 0
         self.total_bytes = 0
-        # (gzip member, entries in it), in manifest order.
-        self.parts: list[tuple[Path, int]] = []
+        # The gzip members, in manifest order.
+        self.parts: list[Part] = []
 
-    def add_parts(self, parts: list[tuple[Path, int]], files: int, directories: int,
+    def add_parts(self, parts: list[Part], files: int, directories: int,
                   total_bytes: int) -> None:
         """Take a whole entry list as gzip members (no ``add`` before or after)."""
         if self.entry_count or self.parts:
             raise ValueError("add_parts takes the whole entry list")
         self.parts = parts
-        self.entry_count = sum(n for _, n in parts)
+        self.entry_count = sum(part.entries for part in parts)
         self.file_count = files
         self.directory_count = directories
         self.total_bytes = total_bytes
@@ -204,7 +213,7 @@ def _member(text: bytes) -> bytes:
 
 
 def _join_parts(
-    parts: list[tuple[Path, int]],
+    parts: list[Part],
     opening: bytes,
     out: Path,
     on_entries: Callable[[int], None],
@@ -212,13 +221,23 @@ def _join_parts(
 ) -> int:
     """A gzip file of several members reads as one stream (RFC 1952 §2.2): the
     header, the parts as they are, the closing bracket."""
-    with open(out, "wb") as dst:
+    with contextlib.ExitStack() as stack, open(out, "wb") as dst:
         dst.write(_member(opening))
-        for path, entries in parts:
+        sources: dict[Path, BinaryIO] = {}
+        for part in parts:
             check()
-            with open(path, "rb") as src:
-                shutil.copyfileobj(src, dst, _CHUNK)
-            on_entries(entries)
+            src = sources.get(part.path)
+            if src is None:
+                src = sources[part.path] = stack.enter_context(open(part.path, "rb"))
+            src.seek(part.offset)
+            left = part.length
+            while left:
+                chunk = src.read(min(left, _CHUNK))
+                if not chunk:
+                    raise OSError(f"{part.path} ends before its part at {part.offset}")
+                dst.write(chunk)
+                left -= len(chunk)
+            on_entries(part.entries)
         dst.write(_member(b"\n]}\n"))
     return out.stat().st_size
 

@@ -211,7 +211,7 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
             cancel.wait(job.throttle)
 
     size = write_manifest(spool, header, manifest, compressed, cancel.check)
-    for path in [spool.path, *(part for part, _ in spool.parts)]:
+    for path in {spool.path, *(part.path for part in spool.parts)}:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     result.manifest_bytes = size

@@ -5,7 +5,7 @@ folder before its children (``LocalSource.entries``). That order is cut into
 *units*: the contents of one sub-folder, in order. The parent lists the top
 levels itself until there are enough units to share, then forked workers take
 units one at a time (a ticket pipe gives the next index), walk each one and
-write its entries as one complete gzip member (``part-NNNNNN.gz``). Joined in
+append its entries as one complete gzip member to the worker's file. Joined in
 unit order, the members form one gzip stream whose text is exactly what the
 serial walk writes: step 4 only copies bytes.
 
@@ -38,7 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
+from typing import BinaryIO
 
+from vidsync.snapshot.manifest import Part
 from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 
@@ -87,7 +89,7 @@ class Tally:
 class WalkResult:
     """The gzip members, in manifest order, each with its entry count."""
 
-    parts: list[tuple[Path, int]]
+    parts: list[Part]
     tally: Tally
 
 
@@ -102,6 +104,7 @@ class _Unit:
 class _Done:
     tally: Tally = field(default_factory=Tally)
     skips: list[tuple[SkipKind, str]] = field(default_factory=list)
+    part: Part | None = None
 
 
 def _display(rel: str) -> tuple[str, bytes | None]:
@@ -239,11 +242,12 @@ class Lister:
                     stack.append(below[::-1])
 
 
-class _Part:
-    """One gzip member on disk, written from text."""
+class _Member:
+    """One gzip member appended to an open file, written from text."""
 
-    def __init__(self, path: Path, level: int) -> None:
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+    def __init__(self, file: BinaryIO, level: int) -> None:
+        self._file = file
+        self.offset = file.tell()
         self._zip = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip framing
         self._text: list[str] = []
         self._chars = 0
@@ -259,16 +263,11 @@ class _Part:
         self._text.clear()
         self._chars = 0
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Finish the member; its length in bytes."""
         self._flush()
         self._file.write(self._zip.flush())
-        self._file.close()
-
-
-def write_part(path: Path, text: str, level: int = COMPRESS_LEVEL) -> None:
-    part = _Part(path, level)
-    part.write(text)
-    part.close()
+        return self._file.tell() - self.offset
 
 
 class ParallelWalk:
@@ -308,40 +307,42 @@ class ParallelWalk:
             tail = tail[2:]
         tally = Tally()
         tally.add(lister.tally)
-        parts: list[tuple[Path, int]] = []
         if self.workers > 1 and len(units) > 1:
             done = self._fork(units, progress, cancel)
         else:
             done = self._here(units, progress, cancel)
+        parts: list[Part] = []
         for i, unit_done in enumerate(done):
             tally.add(unit_done.tally)
             for kind, rel in unit_done.skips:
                 self.skips.add(kind, rel)
-            parts.append((self._part(i), _count_lines(units[i].lead) + unit_done.tally.entries))
+            assert unit_done.part is not None
+            path, offset, length, _ = unit_done.part
+            parts.append(Part(path, offset, length,
+                              _count_lines(units[i].lead) + unit_done.tally.entries))
         tail_path = self.out_dir / "part-tail.gz"
-        write_part(tail_path, tail, self.level)
-        parts.append((tail_path, _count_lines(tail)))
+        with open(tail_path, "wb") as file:
+            member = _Member(file, self.level)
+            member.write(tail)
+            parts.append(Part(tail_path, 0, member.close(), _count_lines(tail)))
         return WalkResult(parts, tally)
-
-    def _part(self, index: int) -> Path:
-        return self.out_dir / f"part-{index:06d}.gz"
 
     def _here(self, units: list[_Unit], progress: StepProgress,
               cancel: CancelToken) -> list[_Done]:
         """The units walked in this process (one core, or too little to share)."""
         done: list[_Done] = []
-        for i, unit in enumerate(units):
-            cancel.check()
-            result = _Done()
-            lister = Lister(self.root, functools.partial(self._unit_skip, result))
-            part = _Part(self._part(i), self.level)
-            try:
-                lister.walk(unit, part.write)
-            finally:
-                part.close()
-            result.tally = lister.tally
-            progress.advance(lister.tally.entries)
-            done.append(result)
+        path = self.out_dir / "part-main.gz"
+        with open(path, "wb") as file:
+            for unit in units:
+                cancel.check()
+                result = _Done()
+                lister = Lister(self.root, functools.partial(self._unit_skip, result))
+                member = _Member(file, self.level)
+                lister.walk(unit, member.write)
+                result.part = Part(path, member.offset, member.close(), 0)
+                result.tally = lister.tally
+                progress.advance(lister.tally.entries)
+                done.append(result)
         return done
 
     def _unit_skip(self, result: _Done, kind: SkipKind, rel: str) -> None:
@@ -361,7 +362,7 @@ class ParallelWalk:
         # (each write copies a page): what exists now is left out of collections.
         gc.freeze()
         try:
-            for _ in range(min(self.workers, len(units))):
+            for worker in range(min(self.workers, len(units))):
                 result_r, result_w = os.pipe()
                 with warnings.catch_warnings():
                     # Python >= 3.12 warns on fork() in a threaded process; the child
@@ -370,7 +371,8 @@ class ParallelWalk:
                     pid = os.fork()
                 if pid == 0:  # pragma: no cover - runs in the child
                     os.close(result_r)
-                    _child(self, units, tickets_r, result_w)
+                    _child(self, units, tickets_r, result_w,
+                           self.out_dir / f"part-w{worker}.gz")
                 os.close(result_w)
                 pids[result_r] = pid
                 self.worker_pids.append(pid)
@@ -467,11 +469,13 @@ def _expand(units: list[_Unit], lister: Lister) -> tuple[list[_Unit], str]:
     return out, "".join(carry)
 
 
-def _child(walk: ParallelWalk, units: list[_Unit], tickets: int,
-           results: int) -> None:  # pragma: no cover - runs in a forked worker
-    """A worker: walk the units whose tickets it draws, report each, then exit."""
+def _child(walk: ParallelWalk, units: list[_Unit], tickets: int, results: int,
+           path: Path) -> None:  # pragma: no cover - runs in a forked worker
+    """A worker: walk the units whose tickets it draws into one file, one gzip
+    member each, report each, then exit."""
     code = 0
     try:
+        file = open(path, "wb")  # noqa: SIM115 - closed by the exit
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us
 
         def send(message: object) -> None:
@@ -499,11 +503,10 @@ def _child(walk: ParallelWalk, units: list[_Unit], tickets: int,
 
             lister = Lister(walk.root, skip)
             reported = 0
-            part = _Part(walk._part(index), walk.level)
-            try:
-                lister.walk(units[index], part.write, tick)
-            finally:
-                part.close()
+            member = _Member(file, walk.level)
+            lister.walk(units[index], member.write, tick)
+            result.part = Part(path, member.offset, member.close(), 0)
+            file.flush()  # the parent reads it once told
             result.tally = lister.tally
             send(("done", index, result, lister.tally.entries - reported))
     except SourceError as exc:
