@@ -157,3 +157,10 @@ def test_a_subclass_that_changes_entries_keeps_the_serial_walk(tmp_path: Path) -
         assert spool.entry_count == 0 and not spool.parts
     finally:
         spool.close()
+
+
+def test_more_units_than_one_pipe_write_holds(tmp_path: Path) -> None:
+    # 1,500 folders: 6,000 bytes of tickets, fed to the workers in several writes.
+    root = make_tree(tmp_path / "p", {f"d{i:04d}": {"f": "x"} for i in range(1500)})
+    expected = manifest_text(LocalSource(root), tmp_path / "serial", parallel=False)
+    assert manifest_text(LocalSource(root, workers=2), tmp_path / "par", parallel=True) == expected

@@ -48,7 +48,7 @@ from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 COMPRESS_LEVEL = 3
 # A full path this long (bytes, without the NUL) cannot be opened by path on Linux.
 PATH_MAX = 4096
-# Units are handed out through a pipe, 4 bytes each: all fit in its 64 KiB buffer.
+# The parent stops splitting the tree at this many units (one record each in memory).
 MAX_UNITS = 16_000
 # Split the top levels until there are this many units per worker (load balance).
 UNITS_PER_WORKER = 8
@@ -353,11 +353,9 @@ class ParallelWalk:
     def _fork(self, units: list[_Unit], progress: StepProgress,
               cancel: CancelToken) -> list[_Done]:
         tickets_r, tickets_w = os.pipe()
-        try:
-            os.write(tickets_w, b"".join(i.to_bytes(4, "little") for i in range(len(units))))
-        finally:
-            os.close(tickets_w)
+        tickets = _Tickets(tickets_w, len(units))
         pids: dict[int, int] = {}  # result fd -> worker pid
+        ended = False
         # The workers' garbage collector must not write to every object they inherit
         # (each write copies a page): what exists now is left out of collections.
         gc.freeze()
@@ -371,35 +369,46 @@ class ParallelWalk:
                     pid = os.fork()
                 if pid == 0:  # pragma: no cover - runs in the child
                     os.close(result_r)
+                    os.close(tickets_w)  # or it would never see the end of the tickets
                     _child(self, units, tickets_r, result_w,
                            self.out_dir / f"part-w{worker}.gz")
                 os.close(result_w)
                 pids[result_r] = pid
                 self.worker_pids.append(pid)
             gc.unfreeze()
-            return self._collect(units, pids, progress, cancel)
+            done = self._collect(units, pids, tickets, progress, cancel)
+            ended = True
+            return done
         finally:
             gc.unfreeze()
             os.close(tickets_r)
+            tickets.close()
             for fd, pid in pids.items():
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)  # a no-op for a worker that ended
+                if not ended:  # cancelled or failed: stop the others now
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
                 with contextlib.suppress(OSError):
                     os.waitpid(pid, 0)
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-    def _collect(self, units: list[_Unit], pids: dict[int, int], progress: StepProgress,
-                 cancel: CancelToken) -> list[_Done]:
+    def _collect(self, units: list[_Unit], pids: dict[int, int], tickets: _Tickets,
+                 progress: StepProgress, cancel: CancelToken) -> list[_Done]:
         done: list[_Done | None] = [None] * len(units)
         buffers = {fd: bytearray() for fd in pids}
         poller = select.poll()
         for fd in pids:
             poller.register(fd, select.POLLIN)
+        poller.register(tickets.fd, select.POLLOUT)
         open_fds = set(pids)
         while open_fds:
             cancel.check()
             for fd, _ in poller.poll(_POLL_MS):
+                if fd == tickets.fd:
+                    if tickets.feed():  # every ticket given: the workers see the end
+                        poller.unregister(fd)
+                        tickets.close()
+                    continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     poller.unregister(fd)
@@ -429,6 +438,31 @@ class ParallelWalk:
                 f"{len(units)} folders"
             )
         return [d for d in done if d is not None]
+
+
+class _Tickets:
+    """The write end of the pipe the workers draw units from: one ticket (a unit's
+    index, 4 bytes) per unit. Written at most PIPE_BUF bytes at a time, so a write
+    is whole or not at all and a worker's 4-byte read always gets a whole ticket."""
+
+    def __init__(self, fd: int, units: int) -> None:
+        os.set_blocking(fd, False)  # fed as the workers drain it
+        self.fd = fd
+        self._pending = b"".join(i.to_bytes(4, "little") for i in range(units))
+        self._open = True
+
+    def feed(self) -> bool:
+        """Write what the pipe takes now; True once every ticket is written."""
+        with contextlib.suppress(BlockingIOError):
+            while self._pending:
+                written = os.write(self.fd, self._pending[:select.PIPE_BUF])
+                self._pending = self._pending[written:]
+        return not self._pending
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            os.close(self.fd)
 
 
 def _count_lines(text: str) -> int:
@@ -492,7 +526,7 @@ def _child(walk: ParallelWalk, units: list[_Unit], tickets: int, results: int,
                 send(("progress", lister.tally.entries - reported))
                 reported = lister.tally.entries
 
-        while len(ticket := os.read(tickets, 4)) == 4:
+        while ticket := os.read(tickets, 4):
             index = int.from_bytes(ticket, "little")
             result = _Done()
 
