@@ -6,8 +6,11 @@
 Prints the median of ``--runs`` paired runs (snapshot, find, snapshot, find...;
 the ratio is taken pair by pair, so a machine whose speed drifts still gives a
 fair ratio) of `vidsync snapshot TREE` against `find TREE -printf '%s %T@ %p\\n'`
-on a warm ``--files`` tree (target <= 1.0), wall and CPU time, and the same on
-the ``--big`` tree. Then, with ``--entries N``, the peak memory (max RSS) of
+on a warm ``--files`` tree (target <= 1.0), wall and CPU time (both count the
+walk's worker processes), and the same on the ``--big`` tree. The CLI's start-up
+is printed too: the median, over paired runs, of a Python that imports what
+`vidsync snapshot` imports minus a bare Python (target <= 0.2 s). Then, with
+``--entries N``, the peak memory (max RSS) of
 encoding and compressing a manifest of N generated entries in one process, the
 steps 3-4 of a snapshot without the disk walk (target <= 64 MiB at 5M).
 """
@@ -79,6 +82,23 @@ def paired(snap: list[str], find: list[str], env: dict[str, str], runs: int, lab
     return rss
 
 
+def startup(runs: int) -> None:
+    """Median over paired runs of the in-process snapshot's imports, less a bare Python."""
+    imports = [sys.executable, "-c", "import vidsync.cli.main, vidsync.cli.snapshot"]
+    bare = [sys.executable, "-c", "pass"]
+    run(imports)
+    run(bare)
+    costs, totals = [], []
+    for _ in range(runs):
+        t_imports = run(imports)[0]
+        t_bare = run(bare)[0]
+        costs.append(t_imports - t_bare)
+        totals.append(t_imports)
+    print(f"CLI start-up: imports {statistics.median(costs):.3f} s over a bare Python "
+          f"(with it: {statistics.median(totals):.3f} s), median of {runs} paired runs "
+          "(target <= 0.2)")
+
+
 def encode_only(n: int, work: Path) -> None:
     """Steps 3-4 on ``n`` generated entries (run in a child: its max RSS is the figure)."""
     from vidsync.models import ManifestEntry
@@ -113,6 +133,7 @@ def main() -> None:
 
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vidsync-bench-"))
     try:
+        startup(max(args.runs, 5))
         env = {**os.environ, "VIDSYNC_DATA_DIR": str(base / "data")}
         sizes = [(args.files, 100)] + ([(args.big, 0)] if args.big else [])
         for files, size in sizes:

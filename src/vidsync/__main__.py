@@ -1,5 +1,3 @@
-import sys
+from vidsync.cli.main import run
 
-from vidsync.cli.main import main
-
-sys.exit(main())
+run()

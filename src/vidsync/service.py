@@ -11,7 +11,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,8 +27,7 @@ from vidsync.settings import Settings
 from vidsync.snapshot.batch import BatchResult, BatchRunner
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
-from vidsync.snapshot.pipeline import run_snapshot
-from vidsync.snapshot.process import ProcessRunner
+from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult, run_snapshot
 from vidsync.snapshot.recovery import (
     fail_orphans,
     recover,
@@ -305,6 +304,15 @@ class Service:
         self.db.close()
 
 
+def _process_runner(
+    settings: Settings, tracker: ProgressTracker
+) -> Callable[[SnapshotJob], SnapshotResult]:
+    # Here, not at import: the CLI's one-shot snapshot never loads multiprocessing.
+    from vidsync.snapshot.process import ProcessRunner
+
+    return ProcessRunner(settings, tracker.publish)
+
+
 def build_service(
     settings: Settings, clock: Clock | None = None, *, serving: bool = True
 ) -> Service:
@@ -337,7 +345,7 @@ def build_service(
         source_for=sources,
         clock=clock,
         throttle=settings.throttle,
-        runner=ProcessRunner(settings, tracker.publish) if in_process else run_snapshot,
+        runner=_process_runner(settings, tracker) if in_process else run_snapshot,
         claim=functools.partial(db.claim_snapshot, owner=this_process(), alive=is_alive),
     )
     interrupted: list[SnapshotRecord] = []

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -158,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return _dispatch(build_parser().parse_args(argv))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.func(args)
     except SettingsError as exc:
@@ -167,5 +173,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def run(argv: Sequence[str] | None = None) -> None:
+    """The ``vidsync`` command: ``main``, then exit without tearing the interpreter down.
+
+    Once pydantic is loaded, clearing every module at exit takes 0.05-0.2 s
+    (longer than the snapshot of a small folder). A one-shot command that
+    returned has closed what it opened: with the streams flushed, the exit
+    handlers run and no other thread alive, skipping the teardown loses
+    nothing. ``serve`` exits the ordinary way.
+    """
+    args = build_parser().parse_args(argv)
+    code = _dispatch(args)
+    if args.command == "serve" or threading.active_count() > 1:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from typing import TYPE_CHECKING, Any, TextIO
 
 from vidsync.models import TOTAL_STEPS, ProgressEvent, Step, human_size
 from vidsync.protocol import STATE_LABELS, step_label, step_unit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 def _rate(event: ProgressEvent) -> str:
@@ -55,6 +56,10 @@ class ProgressView:
     """Draws events as one live bar; ``connection`` shows the client's link state."""
 
     def __init__(self, console: Console | None = None) -> None:
+        # Imported here: `--json` and the rest of the CLI never pay for rich.
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
         # Off a terminal (a log, a pipe) rich would assume 80 columns and cut the bar.
         width = None if sys.stderr.isatty() else 160
         self.console = console or Console(stderr=True, width=width)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidsync.models import FolderStatus, ManifestEntry
+from vidsync.snapshot.manifest import EntrySpool
 from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 
@@ -70,9 +71,11 @@ class LocalSource:
     unreadable, the walk raises SourceError.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, workers: int | None = None) -> None:
         self.root = root
         self.skips = SkipLog()
+        # Processes for the parallel walk (fill_spool); None: one per core, at most 4.
+        self.workers = workers
 
     @property
     def skipped(self) -> int:
@@ -109,6 +112,25 @@ class LocalSource:
         if kind is not SkipKind.SPECIAL:
             self.check_root()
         self.skips.add(kind, display_path(rel)[0])
+
+    def fill_spool(self, spool: EntrySpool, work: Path, progress: StepProgress,
+                   cancel: CancelToken) -> bool:
+        """Step 3 in parallel: the manifest's entries, encoded and compressed by worker
+        processes, into ``spool`` as gzip parts under ``work``. The same entries in the
+        same order as ``entries()``. False (nothing done) for a subclass that changes
+        ``entries()``: its walk must go through it.
+        """
+        if type(self).entries is not LocalSource.entries:
+            return False
+        from vidsync.snapshot.walk import ParallelWalk, default_workers
+
+        check_folder(self.root)
+        workers = self.workers if self.workers is not None else default_workers()
+        walk = ParallelWalk(os.fspath(self.root), self.skips, self.check_root, work, workers)
+        result = walk.run(progress, cancel)
+        tally = result.tally
+        spool.add_parts(result.parts, tally.files, tally.directories, tally.total_bytes)
+        return True
 
     def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
         check_folder(self.root)

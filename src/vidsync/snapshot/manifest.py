@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import base64
 import calendar
+import contextlib
 import gzip
 import io
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, NamedTuple
 
 from vidsync.models import ManifestEntry, iso_utc
 
@@ -91,11 +93,23 @@ def entry_from_json(data: dict[str, Any]) -> ManifestEntry:
     )
 
 
+class Part(NamedTuple):
+    """A gzip member inside a file: bytes ``offset`` to ``offset + length``."""
+
+    path: Path
+    offset: int
+    length: int
+    entries: int
+
+
 class EntrySpool:
     """Step 3's output: entries encoded once, in a temporary file.
 
     It already holds the manifest's entry list as it will be compressed (one
-    entry per line, separated by ``,``), so step 4 only copies bytes.
+    entry per line, separated by ``,``), so step 4 only compresses it. A
+    parallel walk hands over its entries already compressed instead
+    (``add_parts``): gzip members whose text, joined, is that same list, so
+    step 4 only copies them.
     """
 
     def __init__(self, path: Path) -> None:
@@ -106,6 +120,19 @@ class EntrySpool:
         self.file_count = 0
         self.directory_count = 0
         self.total_bytes = 0
+        # The gzip members, in manifest order.
+        self.parts: list[Part] = []
+
+    def add_parts(self, parts: list[Part], files: int, directories: int,
+                  total_bytes: int) -> None:
+        """Take a whole entry list as gzip members (no ``add`` before or after)."""
+        if self.entry_count or self.parts:
+            raise ValueError("add_parts takes the whole entry list")
+        self.parts = parts
+        self.entry_count = sum(part.entries for part in parts)
+        self.file_count = files
+        self.directory_count = directories
+        self.total_bytes = total_bytes
 
     def add(self, entry: ManifestEntry) -> None:
         if self.entry_count:
@@ -160,12 +187,15 @@ def write_manifest(
     """
     spool.close()
     head = json.dumps(header.to_json(), separators=(",", ":"), ensure_ascii=False)
+    opening = (head[:-1] + _ENTRIES_KEY + "\n").encode("utf-8")
+    if spool.parts:
+        return _join_parts(spool.parts, opening, out, on_entries, check)
     with (
         open(out, "wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=_COMPRESS_LEVEL, mtime=0) as gz,
         open(spool.path, "rb") as src,
     ):
-        gz.write((head[:-1] + _ENTRIES_KEY + "\n").encode("utf-8"))
+        gz.write(opening)
         while chunk := src.read(_CHUNK):
             check()
             gz.write(chunk)
@@ -173,6 +203,42 @@ def write_manifest(
         if spool.entry_count:
             on_entries(1)  # the last entry has none after it
         gz.write(b"\n]}\n")
+    return out.stat().st_size
+
+
+def _member(text: bytes) -> bytes:
+    """``text`` as one complete gzip member."""
+    pack = zlib.compressobj(_COMPRESS_LEVEL, zlib.DEFLATED, 31)
+    return pack.compress(text) + pack.flush()
+
+
+def _join_parts(
+    parts: list[Part],
+    opening: bytes,
+    out: Path,
+    on_entries: Callable[[int], None],
+    check: Callable[[], None],
+) -> int:
+    """A gzip file of several members reads as one stream (RFC 1952 §2.2): the
+    header, the parts as they are, the closing bracket."""
+    with contextlib.ExitStack() as stack, open(out, "wb") as dst:
+        dst.write(_member(opening))
+        sources: dict[Path, BinaryIO] = {}
+        for part in parts:
+            check()
+            src = sources.get(part.path)
+            if src is None:
+                src = sources[part.path] = stack.enter_context(open(part.path, "rb"))
+            src.seek(part.offset)
+            left = part.length
+            while left:
+                chunk = src.read(min(left, _CHUNK))
+                if not chunk:
+                    raise OSError(f"{part.path} ends before its part at {part.offset}")
+                dst.write(chunk)
+                left -= len(chunk)
+            on_entries(part.entries)
+        dst.write(_member(b"\n]}\n"))
     return out.stat().st_size
 
 

@@ -168,10 +168,14 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
     rep.start_step(3, "Browsing files...", total=expected)
     spool = EntrySpool(work / "entries.jsonl")
     try:
-        for entry in source.entries(rep, cancel):
-            spool.add(entry)
-            if job.throttle and cancel.wait(job.throttle):
-                break
+        # A source that can walk in parallel fills the spool itself (the local walk);
+        # a throttled run (tests, demos) goes entry by entry.
+        fill = getattr(source, "fill_spool", None)
+        if fill is None or job.throttle or not fill(spool, work, rep, cancel):
+            for entry in source.entries(rep, cancel):
+                spool.add(entry)
+                if job.throttle and cancel.wait(job.throttle):
+                    break
         cancel.check()
     finally:
         spool.close()
@@ -207,8 +211,9 @@ def _run_steps(job: SnapshotJob, work: Path, result: SnapshotResult) -> None:
             cancel.wait(job.throttle)
 
     size = write_manifest(spool, header, manifest, compressed, cancel.check)
-    with contextlib.suppress(FileNotFoundError):
-        spool.path.unlink()
+    for path in {spool.path, *(part.path for part in spool.parts)}:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     result.manifest_bytes = size
     cancel.check()
     source.check_root()
