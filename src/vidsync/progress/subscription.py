@@ -42,7 +42,9 @@ class Subscription:
         self.coalesced = 0
         self._items: deque[ProgressEvent] = deque()
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        # Made by the first thread that blocks in ``get``: SSE streams never do,
+        # and with thousands of them the condition's memory counts.
+        self._cond: threading.Condition | None = None
         # Events at or below this agent-wide id were already in the state the
         # subscription started from (they may still be on their way to the fan-out).
         self.floor = 0
@@ -110,10 +112,15 @@ class Subscription:
                     self._make_room()
                 self._items.append(event)
             if self._sync_readers:
-                self._cond.notify_all()
+                self._notify()
             waiter = self._waiter
         if waiter is not None:
             self._wake(waiter)
+
+    def _notify(self) -> None:
+        """Wake threads blocked in ``get`` (under the lock)."""
+        if self._cond is not None:
+            self._cond.notify_all()
 
     def _make_room(self) -> None:
         items = self._items
@@ -172,10 +179,12 @@ class Subscription:
 
     def get(self, timeout: float | None = None) -> ProgressEvent | None:
         """Blocking read for threads; None on timeout or when ended."""
-        with self._cond:
+        with self._lock:
             if self._ended:
                 return None
             if not self._items and not self._closed and not self._finishing:
+                if self._cond is None:
+                    self._cond = threading.Condition(self._lock)
                 self._sync_readers += 1
                 try:
                     self._cond.wait(timeout)
@@ -222,7 +231,7 @@ class Subscription:
         """End after the events already buffered (agent shutdown): no event is lost."""
         with self._lock:
             self._finishing = True
-            self._cond.notify_all()
+            self._notify()
             waiter = self._waiter
         if waiter is not None:
             self._wake(waiter)
@@ -232,7 +241,7 @@ class Subscription:
             if self._closed:
                 return
             self._closed = True
-            self._cond.notify_all()
+            self._notify()
             waiter = self._waiter
         if self._on_close is not None:
             self._on_close(self)
