@@ -55,7 +55,7 @@ def serve(settings: Settings, log_level: str = "info") -> int:
     if settings.workers > 1:
         from vidsync.api.workers import supervise
 
-        return supervise(settings, log_level)
+        return supervise(settings, run_server, log_level)
     run_server(settings, log_level)
     return 0
 

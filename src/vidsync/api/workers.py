@@ -25,6 +25,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import wait
 from pathlib import Path
 from types import FrameType
@@ -46,15 +47,16 @@ QUICK_DEATH = 5.0
 QUICK_DEATHS = 5
 
 
-def _worker(settings: Settings, log_level: str, sock: socket.socket) -> None:
-    from vidsync.api.server import run_server
-
-    run_server(settings, log_level, sockets=[sock])
+# One serving process: ``server.run_server(settings, log_level, sockets=[...])``.
+# Given by the caller (a module-level function, so a spawned process can import
+# it), which keeps this module below the server.
+ServeOne = Callable[..., None]
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, log_level: str = "info") -> None:
+    def __init__(self, settings: Settings, serve_one: ServeOne, log_level: str = "info") -> None:
         self.settings = settings
+        self.serve_one = serve_one
         self.log_level = log_level
         self.count = settings.workers
         self._ctx = multiprocessing.get_context("spawn")
@@ -69,8 +71,8 @@ class Supervisor:
         return config.bind_socket()
 
     def _spawn(self, index: int) -> None:
-        proc = self._ctx.Process(target=_worker, args=(self.settings, self.log_level, self._sock),
-                                 name=f"vidsync-worker-{index}")
+        proc = self._ctx.Process(target=self.serve_one, args=(self.settings, self.log_level),
+                                 kwargs={"sockets": [self._sock]}, name=f"vidsync-worker-{index}")
         proc.start()
         self._procs[index] = proc
         self._started[index] = time.monotonic()
@@ -148,5 +150,5 @@ def _metrics_dir() -> tuple[str, bool]:
     return made, True
 
 
-def supervise(settings: Settings, log_level: str = "info") -> int:
-    return Supervisor(settings, log_level).run()
+def supervise(settings: Settings, serve_one: ServeOne, log_level: str = "info") -> int:
+    return Supervisor(settings, serve_one, log_level).run()
