@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
 from vidsync.storage import open_store
 from vidsync.storage.base import Store
 from vidsync.store.db import Database
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from vidsync.snapshot.syncthing.service import SyncthingService
@@ -354,6 +358,15 @@ def build_service(
         # announce the same unannounced outcome.
         with _startup_lock(settings.data_dir):
             interrupted = recover(db, tracker, store, settings.work_dir, clock)
+
+        def compact(_: SnapshotRecord | None = None) -> None:
+            try:
+                db.compact_events(clock.time() - settings.progress_retention)
+            except sqlite3.Error:  # the log stays longer; nothing else depends on it
+                log.exception("cannot thin the progress log")
+
+        compact()
+        jobs.add_finished_listener(compact)
     else:
         restore_progress(db, tracker)
     batch = BatchRunner(jobs, settings.batch_concurrency)

@@ -81,7 +81,22 @@ _MIGRATIONS = (
     # The process running it (vidsync/owners.py), and a cancel asked of another process.
     ("snapshots", "owner", "TEXT"),
     ("snapshots", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+    # 1 once its progress log was thinned (``compact_events``).
+    ("snapshots", "events_compacted", "INTEGER NOT NULL DEFAULT 0"),
 )
+
+# What a finished snapshot's progress log keeps for good: the first event of each
+# step (when it began: the honest bar's history) and of the time queued, every
+# upload retry, and the last event. The progress in between goes.
+_THIN_EVENTS = """
+DELETE FROM progress_events
+WHERE snapshot_id = ?1
+  AND json_extract(body, '$.retry') IS NULL
+  AND id NOT IN (
+    SELECT MIN(id) FROM progress_events WHERE snapshot_id = ?1
+    GROUP BY json_extract(body, '$.stepNumber'), json_extract(body, '$.queued'))
+  AND id != (SELECT MAX(id) FROM progress_events WHERE snapshot_id = ?1)
+"""
 
 # At most one running snapshot per project, whichever process started it.
 _ONE_RUNNING = (
@@ -399,6 +414,25 @@ class Database:
             (project_id, limit),
         )
         return [ProgressEvent.from_json(json.loads(r[0])) for r in reversed(rows)]
+
+    def compact_events(self, finished_before: float) -> int:
+        """Thin the progress log of the snapshots that ended before ``finished_before``
+        (epoch seconds) and were not thinned yet (``_THIN_EVENTS``); how many
+        events went. Without it the log grows by every event of every snapshot.
+
+        Call it with the retention time behind now: until then a client may still
+        resume from any event of a finished snapshot, and sibling processes may
+        still be reading them."""
+        with self._tx() as conn:
+            ids = [row[0] for row in conn.execute(
+                "SELECT id FROM snapshots WHERE state != 'running' AND finished_at < ? "
+                "AND events_compacted = 0", (finished_before,))]
+            removed = 0
+            for snapshot_id in ids:
+                removed += conn.execute(_THIN_EVENTS, (snapshot_id,)).rowcount
+                conn.execute("UPDATE snapshots SET events_compacted = 1 WHERE id = ?",
+                             (snapshot_id,))
+        return removed
 
     def snapshot_events(self, snapshot_id: str) -> list[ProgressEvent]:
         rows = self._query(
