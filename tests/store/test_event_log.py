@@ -8,6 +8,7 @@ import httpx
 
 from support.agent import AgentFactory, wait_until
 from support.trees import make_flat_tree
+from vidsync.clock import FakeClock
 from vidsync.models import (
     ProgressEvent,
     Project,
@@ -19,6 +20,7 @@ from vidsync.models import (
 )
 from vidsync.progress.expected import step_durations
 from vidsync.progress.tracker import ProgressTracker
+from vidsync.snapshot.recovery import restore_progress
 from vidsync.store.db import Database
 
 STEP_OF = {1: Step.WAITING, 2: Step.BROWSING, 3: Step.BROWSING, 4: Step.COMPRESSING,
@@ -84,6 +86,17 @@ def test_old_snapshots_keep_step_starts_retries_and_the_end_and_ids_go_on(
     assert db.snapshot_events("snap-recent") == before_recent
     # thinned once: nothing more goes on the next call
     assert db.compact_events(finished_before=2_000.0) == 0
+
+    # After a restart, a resume from inside the thinned log gets a resync (not a
+    # silent jump over the events that are gone); one after them, exactly the rest.
+    restored = ProgressTracker(allocate=db.journal_event, clock=FakeClock(start=4_100.0))
+    restore_progress(db, restored)
+    gap = restored.subscribe("p", last_event_id=old[2].id)
+    resynced = gap.get_nowait()
+    assert resynced is not None and resynced.resync
+    assert gap.get_nowait() is None
+    exact = restored.subscribe("p", last_event_id=before_recent[-3].id)
+    assert [exact.get_nowait(), exact.get_nowait()] == before_recent[-2:]
 
     # ids are never reused after the thinning, in this tracker or a new one
     last = before_recent[-1]

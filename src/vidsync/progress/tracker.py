@@ -109,7 +109,8 @@ class ProgressTracker:
         sibling process resumes exactly on its replacement."""
         with self._lock:
             self._global_id = max(self._global_id, last_global_id)
-            self._global_ring.extend((e.global_id, e) for e in recent if e.global_id)
+            tail = _unbroken_tail([e for e in recent if e.global_id], lambda e: e.global_id)
+            self._global_ring.extend((e.global_id, e) for e in tail)
 
     def restore(self, project_id: str, last_id: int, recent: list[ProgressEvent]) -> None:
         """Continue a project after a restart: ids go on after ``last_id`` and the
@@ -117,7 +118,7 @@ class ProgressTracker:
         with self._lock:
             state = self._state(project_id)
             state.last_id = max(state.last_id, last_id)
-            state.ring.extend(recent)
+            state.ring.extend(_unbroken_tail(recent, lambda e: e.id))
             if recent:
                 latest = recent[-1]
                 state.current = latest
@@ -436,3 +437,15 @@ class ProgressTracker:
     def subscriber_count(self) -> int:
         with self._lock:
             return len(self._subscribers)
+
+
+def _unbroken_tail(
+    events: Sequence[ProgressEvent], key: Callable[[ProgressEvent], int]
+) -> Sequence[ProgressEvent]:
+    """The newest run of ``events`` (oldest first) whose ids follow one another: a
+    replay may only come from there. The journal thins old snapshots' logs, and a
+    resume from before a gap must get a resync, not a silent jump."""
+    start = len(events) - 1
+    while start > 0 and key(events[start - 1]) == key(events[start]) - 1:
+        start -= 1
+    return events[max(start, 0):]
