@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -305,6 +306,27 @@ def test_sigterm_stops_every_worker(agent_factory: AgentFactory) -> None:
     assert agent.proc.returncode == 0
     for worker in workers:
         wait_until(lambda w=worker: not _running(w), timeout=10)  # type: ignore[misc]
+
+
+def test_workers_stop_when_the_supervisor_is_killed(agent_factory: AgentFactory) -> None:
+    """kill -9 of the parent must not leave workers holding the port."""
+    agent = agent_factory(VIDSYNC_WORKERS="2")
+    workers: set[int] = set()
+    clients: list[httpx.Client] = []
+    for _ in range(2):
+        client, worker = client_on(agent, avoid=next(iter(workers), None))
+        clients.append(client)
+        workers.add(worker)
+    for client in clients:
+        client.close()
+    assert agent.proc is not None
+    os.kill(agent.proc.pid, signal.SIGKILL)
+    agent.proc.wait(10)
+    for worker in workers:
+        wait_until(lambda w=worker: not _running(w), timeout=20)  # type: ignore[misc]
+    with socket.socket() as s:  # the port is free for the next start
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", agent.port))
 
 
 def _running(pid: int) -> bool:

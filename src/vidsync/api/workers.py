@@ -45,12 +45,29 @@ STARTUP_FAILURE = 3  # uvicorn's exit code when a worker cannot start
 # would only keep dying (a broken configuration): stop instead.
 QUICK_DEATH = 5.0
 QUICK_DEATHS = 5
+ORPHAN_CHECK = 0.5  # seconds between a worker's looks at its supervisor
 
 
 # One serving process: ``server.run_server(settings, log_level, sockets=[...])``.
 # Given by the caller (a module-level function, so a spawned process can import
 # it), which keeps this module below the server.
 ServeOne = Callable[..., None]
+
+
+def _serve_worker(serve_one: ServeOne, settings: Settings, log_level: str,
+                  sockets: list[socket.socket], parent: int) -> None:
+    """A worker process: serve, and stop gracefully if the supervisor is gone
+    (killed with SIGKILL, say), rather than hold the port with nobody to restart
+    or stop it."""
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK)
+        log.warning("the supervisor [%s] is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_parent, name="watch-supervisor", daemon=True).start()
+    serve_one(settings, log_level, sockets=sockets)
 
 
 class Supervisor:
@@ -71,8 +88,11 @@ class Supervisor:
         return config.bind_socket()
 
     def _spawn(self, index: int) -> None:
-        proc = self._ctx.Process(target=self.serve_one, args=(self.settings, self.log_level),
-                                 kwargs={"sockets": [self._sock]}, name=f"vidsync-worker-{index}")
+        proc = self._ctx.Process(
+            target=_serve_worker,
+            args=(self.serve_one, self.settings, self.log_level, [self._sock], os.getpid()),
+            name=f"vidsync-worker-{index}",
+        )
         proc.start()
         self._procs[index] = proc
         self._started[index] = time.monotonic()
