@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vidsync.models import STEP_NAMES, TOTAL_STEPS, Step
+from vidsync.models import STEP_NAMES, TERMINAL_STEPS, TOTAL_STEPS, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,8 @@ STEPS: tuple[StepInfo, ...] = (
 )
 assert len(STEPS) == TOTAL_STEPS
 
-TERMINAL_STATES: tuple[Step, ...] = (Step.COMPLETED, Step.FAILED, Step.CANCELLED)
+# In the order of Step (completed, failed, cancelled): one set, in models.py.
+TERMINAL_STATES: tuple[Step, ...] = tuple(s for s in Step if s in TERMINAL_STEPS)
 
 # What a person sees for a snapshot's state (list badges, history, CLI).
 STATE_LABELS: dict[str, str] = {

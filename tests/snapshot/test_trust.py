@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.trees import make_tree
+from support.trees import deep_unreachable_dir, make_tree
 from vidsync.models import ManifestEntry, ProgressEvent, SnapshotState, Step
 from vidsync.progress.reporter import SnapshotReporter
 from vidsync.progress.tracker import ProgressTracker
@@ -107,27 +107,12 @@ def test_folder_replaced_by_a_file_fails_with_what_happened(tmp_path: Path, big:
     assert "was replaced by something that is not a folder" in (result.error or "")
 
 
-def _deep_unreachable_dir(root: Path) -> None:
-    """A folder whose full path exceeds PATH_MAX: unreadable by path, even for root."""
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        for depth in range(17):
-            name = f"{depth:02d}" + "n" * 248
-            os.mkdir(name, dir_fd=fd)
-            new = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = new
-        os.close(os.open("deep.txt", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
-    finally:
-        os.close(fd)
-
-
 def test_skipped_entries_are_counted_by_kind_with_their_paths(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {"a": {"keep.txt": "x", "zz-gone.txt": "y"}, "b.txt": "z"})
     os.mkfifo(root / "pipe")
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(root / "a" / "sock"))
-    _deep_unreachable_dir(root)
+    deep_unreachable_dir(root)
 
     class VanishingSource(LocalSource):
         def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:

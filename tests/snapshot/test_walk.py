@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.trees import Symlink, make_tree
+from support.trees import Symlink, deep_unreachable_dir, make_tree
 from vidsync.snapshot.local import LocalSource
 from vidsync.snapshot.manifest import EntrySpool, ManifestHeader, write_manifest
 from vidsync.snapshot.skips import SkipLog
@@ -30,21 +30,6 @@ class Counting:
         self.done += amount
         if callable(self.on_advance):
             self.on_advance()
-
-
-def _deep_unreachable_dir(root: Path) -> None:
-    """A folder whose full path exceeds PATH_MAX: unreadable by path, even for root."""
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        for depth in range(17):
-            name = f"{depth:02d}" + "n" * 248
-            os.mkdir(name, dir_fd=fd)
-            new = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = new
-        os.close(os.open("deep.txt", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
-    finally:
-        os.close(fd)
 
 
 @pytest.fixture
@@ -69,7 +54,7 @@ def odd_tree(tmp_path: Path) -> Path:
     os.mkfifo(root / "shot01" / "pipe")
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(root / "shot02" / "sock"))
-    _deep_unreachable_dir(root / "shot04")
+    deep_unreachable_dir(root / "shot04")
     return root
 
 

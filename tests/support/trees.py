@@ -38,3 +38,18 @@ def make_flat_tree(root: Path, files: int, per_dir: int = 100, size: int = 10) -
             d.mkdir(exist_ok=True)
         (d / f"f{i:06d}.bin").write_bytes(body)
     return root
+
+
+def deep_unreachable_dir(root: Path) -> None:
+    """A folder whose full path exceeds PATH_MAX: unreadable by path, even for root."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for depth in range(17):
+            name = f"{depth:02d}" + "n" * 248
+            os.mkdir(name, dir_fd=fd)
+            new = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = new
+        os.close(os.open("deep.txt", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    finally:
+        os.close(fd)

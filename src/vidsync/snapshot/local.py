@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vidsync.models import FolderStatus, ManifestEntry
-from vidsync.snapshot.manifest import EntrySpool
+from vidsync.snapshot.manifest import EntrySpool, display_path
 from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 
@@ -49,18 +49,6 @@ def check_root_still_there(path: Path) -> None:
         )
     if not os.access(path, os.R_OK | os.X_OK):
         raise SourceError(f"the project folder {path} became unreadable during the snapshot")
-
-
-def display_path(rel: str) -> tuple[str, bytes | None]:
-    """The text shown for a relative path, and its exact bytes if it is not valid UTF-8."""
-    if rel.isascii():  # the common case, checked in C without encoding
-        return rel, None
-    try:
-        rel.encode("utf-8")
-        return rel, None
-    except UnicodeEncodeError:
-        raw = os.fsencode(rel)
-        return raw.decode("utf-8", errors="replace"), raw
 
 
 class LocalSource:

@@ -22,6 +22,7 @@ import contextlib
 import gzip
 import io
 import json
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -31,6 +32,18 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
 
 from vidsync.models import ManifestEntry, iso_utc
+
+
+def display_path(rel: str) -> tuple[str, bytes | None]:
+    """The text shown for a relative path, and its exact bytes if it is not valid UTF-8."""
+    if rel.isascii():  # the common case, checked in C without encoding
+        return rel, None
+    try:
+        rel.encode("utf-8")
+        return rel, None
+    except UnicodeEncodeError:
+        raw = os.fsencode(rel)
+        return raw.decode("utf-8", errors="replace"), raw
 
 MANIFEST_SUFFIX = ".json.gz"
 _ENTRIES_KEY = ',"entries":['

@@ -40,7 +40,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import BinaryIO
 
-from vidsync.snapshot.manifest import Part
+from vidsync.snapshot.manifest import Part, display_path
 from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 
@@ -105,15 +105,6 @@ class _Done:
     tally: Tally = field(default_factory=Tally)
     skips: list[tuple[SkipKind, str]] = field(default_factory=list)
     part: Part | None = None
-
-
-def _display(rel: str) -> tuple[str, bytes | None]:
-    try:
-        rel.encode("utf-8")
-        return rel, None
-    except UnicodeEncodeError:
-        raw = os.fsencode(rel)
-        return raw.decode("utf-8", errors="replace"), raw
 
 
 class Lister:
@@ -181,7 +172,7 @@ class Lister:
                 names_json = f'"name":{shown},"path":{path_open}{shown[1:]}'
                 raw = None
             else:
-                text, raw = _display(prefix + name)
+                text, raw = display_path(prefix + name)
                 names_json = f'"name":{enc(text.rpartition("/")[2])},"path":{enc(text)}'
             second, frac = divmod(st.st_mtime_ns, 1_000_000_000)
             if second != last_second:
@@ -286,7 +277,7 @@ class ParallelWalk:
     def _skip(self, kind: SkipKind, rel: str) -> None:
         if kind is not SkipKind.SPECIAL:
             self.check_root()  # may mean the whole folder went: that fails the snapshot
-        self.skips.add(kind, _display(rel)[0])
+        self.skips.add(kind, display_path(rel)[0])
 
     def run(self, progress: StepProgress, cancel: CancelToken) -> WalkResult:
         lister = Lister(self.root, self._skip)
@@ -348,7 +339,7 @@ class ParallelWalk:
     def _unit_skip(self, result: _Done, kind: SkipKind, rel: str) -> None:
         if kind is not SkipKind.SPECIAL:
             self.check_root()
-        result.skips.append((kind, _display(rel)[0]))
+        result.skips.append((kind, display_path(rel)[0]))
 
     def _fork(self, units: list[_Unit], progress: StepProgress,
               cancel: CancelToken) -> list[_Done]:
@@ -533,7 +524,7 @@ def _child(walk: ParallelWalk, units: list[_Unit], tickets: int, results: int,
             def skip(kind: SkipKind, rel: str, r: _Done = result) -> None:
                 if kind is not SkipKind.SPECIAL:
                     walk.check_root()
-                r.skips.append((kind, _display(rel)[0]))
+                r.skips.append((kind, display_path(rel)[0]))
 
             lister = Lister(walk.root, skip)
             reported = 0
