@@ -116,6 +116,35 @@ def test_a_folder_that_vanishes_under_a_worker_fails_the_walk(
     assert walk.worker_pids
 
 
+def test_workers_hold_none_of_the_parents_descriptors(tmp_path: Path, odd_tree: Path) -> None:
+    # In the agent, the walk forks the server: a worker holding its sockets would keep
+    # a closed client connection (or the port) open until the walk ends.
+    (tmp_path / "w").mkdir()
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    parent = os.getpid()
+
+    def record() -> None:  # called by whoever meets the unreachable folder
+        if os.getpid() != parent:
+            targets = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                       if os.path.exists(f"/proc/self/fd/{fd}")]
+            (seen / str(os.getpid())).write_text("\n".join(targets))
+
+    sentinel_r, sentinel_w = os.pipe()
+    try:
+        walk = ParallelWalk(str(odd_tree), SkipLog(), record, tmp_path / "w", workers=2)
+        walk.run(Counting(), CancelToken())
+        sentinel = os.readlink(f"/proc/self/fd/{sentinel_w}")
+        reports = [p.read_text().splitlines() for p in seen.iterdir()]
+        assert reports, "no worker met the unreachable folder"
+        for targets in reports:
+            assert any(t.startswith("pipe:") for t in targets)  # its own pipes, still open
+            assert sentinel not in targets
+    finally:
+        os.close(sentinel_r)
+        os.close(sentinel_w)
+
+
 def test_cancel_stops_the_workers(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {f"d{i:03d}": {f"f{j}": "x" for j in range(50)}
                                       for i in range(200)})

@@ -3,6 +3,7 @@ progress, hands off the user's folder."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import unicodedata
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import pytest
 from support.trees import Symlink, make_tree
 from vidsync.models import ManifestEntry
 from vidsync.snapshot.local import LocalSource
+from vidsync.snapshot.manifest import EntrySpool, ManifestHeader, write_manifest
 from vidsync.snapshot.source import CancelToken
 from vidsync.snapshot.syncthing.rest import SyncthingRest, UnknownFolder
 from vidsync.snapshot.syncthing.source import SyncthingSource, register_folder
@@ -91,6 +93,48 @@ def test_manifest_is_the_local_sources_manifest(
         e.size for e in files if not e.is_symlink and e.path not in (NFD_NAME, "clip\ufffd.mov")
     )
     assert snap.status.extra["unshareableCount"] == 2
+
+
+def manifest_bytes(work: Path, fill: Callable[[EntrySpool], None]) -> bytes:
+    work.mkdir()
+    spool = EntrySpool(work / "entries.jsonl")
+    try:
+        fill(spool)
+    finally:
+        spool.close()
+    header = ManifestHeader("p", "s", 0.0, spool.file_count, spool.directory_count,
+                            spool.total_bytes, 0)
+    write_manifest(spool, header, work / "m.json.gz", lambda n: None, lambda: None)
+    return gzip.decompress((work / "m.json.gz").read_bytes())
+
+
+def test_the_walk_on_disk_runs_in_parallel_with_the_same_manifest(
+    rest: SyncthingRest, register: Callable[..., str], tree: Path, tmp_path: Path
+) -> None:
+    for i in range(20):  # enough folders to share among workers
+        make_tree(tree / f"shot{i:02d}", {f"f{j}.exr": b"x" * j for j in range(5)})
+    folder = register(tree)
+    source = SyncthingSource(rest, folder, tree)
+    progress, cancel = _Null(), CancelToken()
+    source.wait_ready(progress, cancel)
+
+    def walk_in_parallel(spool: EntrySpool) -> None:
+        assert source.fill_spool(spool, spool.path.parent, progress, cancel)
+        assert spool.parts  # the workers' gzip parts, not entries one by one
+
+    def walk_one_by_one(spool: EntrySpool) -> None:
+        for entry in local_entries(tree):
+            spool.add(entry)
+
+    parallel = manifest_bytes(tmp_path / "parallel", walk_in_parallel)
+    assert parallel == manifest_bytes(tmp_path / "serial", walk_one_by_one)
+    assert b"shot19/f4.exr" in parallel
+    browse = SyncthingSource(rest, folder, tree, listing="browse")
+    spool = EntrySpool(tmp_path / "browse.jsonl")
+    try:
+        assert not browse.fill_spool(spool, tmp_path, progress, cancel)  # entries one by one
+    finally:
+        spool.close()
 
 
 def test_browse_listing_gives_the_same_manifest_for_shareable_names(

@@ -500,6 +500,10 @@ def _child(walk: ParallelWalk, units: list[_Unit], tickets: int, results: int,
     member each, report each, then exit."""
     code = 0
     try:
+        # Nothing the parent had open stays open here: a server's sockets (its port,
+        # its clients' connections) must close when the server closes them, not when
+        # this walk ends.
+        _close_all_but(tickets, results)
         file = open(path, "wb")  # noqa: SIM115 - closed by the exit
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us
 
@@ -544,3 +548,12 @@ def _child(walk: ParallelWalk, units: list[_Unit], tickets: int, results: int,
         code = 1
     finally:
         os._exit(code)
+
+
+def _close_all_but(*keep: int) -> None:  # pragma: no cover - runs in a forked worker
+    """Close every descriptor above stderr except ``keep``."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))

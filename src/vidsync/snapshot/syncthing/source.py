@@ -10,6 +10,7 @@ from typing import Any, Literal
 from vidsync.clock import Clock, SystemClock
 from vidsync.models import FolderStatus, ManifestEntry
 from vidsync.snapshot.local import LocalSource, check_folder, check_root_still_there
+from vidsync.snapshot.manifest import EntrySpool
 from vidsync.snapshot.skips import SkipKind, SkipLog
 from vidsync.snapshot.source import CancelToken, SourceError, StepProgress
 from vidsync.snapshot.syncthing.browse import browse_entries
@@ -172,7 +173,7 @@ class SyncthingSource:
             extra=extra,
         )
 
-    def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
+    def _checked_root(self) -> Path:
         root = self._folder_root()
         try:
             check_folder(root)
@@ -180,6 +181,21 @@ class SyncthingSource:
             raise SourceError(
                 f"{exc}: restore the folder there, or delete this project if it moved"
             ) from None
+        return root
+
+    def fill_spool(self, spool: EntrySpool, work: Path, progress: StepProgress,
+                   cancel: CancelToken) -> bool:
+        """Step 3 with the local source's parallel walk (``listing="walk"``): the
+        same manifest as ``entries()``, walked by worker processes. False with
+        ``listing="browse"``, whose entries come from Syncthing one by one."""
+        if self._listing == "browse":
+            return False
+        walk = LocalSource(self._checked_root())
+        self._skips = walk.skips
+        return walk.fill_spool(spool, work, progress, cancel)
+
+    def entries(self, progress: StepProgress, cancel: CancelToken) -> Iterator[ManifestEntry]:
+        root = self._checked_root()
         if self._listing == "browse":
             errors = self._rest.folder_errors(self.folder_id)
             self._skips = SkipLog()
