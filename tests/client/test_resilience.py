@@ -69,6 +69,8 @@ async def test_agent_killed_mid_snapshot_and_restarted_client_resumes_to_the_end
     assert (final.step.value, final.error) == ("failed", "interrupted: the agent stopped")
     assert {e.snapshot_id for e in events} == {started["snapshotId"]}
     assert ConnectionState.RECONNECTING in [s.state for s in statuses]
+    lost = [s for s in statuses if s.state is ConnectionState.RECONNECTING]
+    assert all(s.describe().startswith("reconnecting") for s in lost)  # it was connected
     assert client.state is ConnectionState.DISCONNECTED
     assert history[0]["state"] == "failed"
 
@@ -112,6 +114,10 @@ async def test_broken_stream_route_falls_back_to_polling_and_gets_the_terminal_s
     assert proxy.stream_attempts >= 5
     assert any(s.polling for s in statuses)
     assert "500" in (statuses[0].reason or "")
+    # The stream never opened: nothing was lost, so the line says "connecting".
+    retrying = [s for s in statuses if s.state is ConnectionState.RECONNECTING]
+    assert retrying and all(s.describe().startswith("connecting") for s in retrying)
+    assert retrying[-1].describe().endswith("(polling)")
 
 
 @pytest.mark.anyio

@@ -51,10 +51,15 @@ class ConnectionStatus:
     failures: int = 0
     retry_in: float | None = None
     reason: str | None = None
+    # False until the stream was open once: retrying then is still connecting, as
+    # nothing was lost (the status line says "connecting", not "reconnecting").
+    ever_connected: bool = False
 
     def describe(self) -> str:
         """Short text for a status line: ``reconnecting in 4 s (polling)``."""
         text = self.state.value
+        if self.state is ConnectionState.RECONNECTING and not self.ever_connected:
+            text = "connecting"
         if self.state is ConnectionState.RECONNECTING and self.retry_in is not None:
             text += f" in {self.retry_in:.0f} s" if self.retry_in >= 1 else " now"
         if self.polling:
@@ -109,6 +114,7 @@ class ProgressClient:
         self._event_callbacks: list[EventCallback] = [on_event] if on_event else []
         self._state_callbacks: list[StateCallback] = [on_state] if on_state else []
         self._state_callbacks.append(FallbackReporter(agent, clock=self._clock))
+        self._ever_connected = False
         self._status = ConnectionStatus(ConnectionState.IDLE)
         self._polling = False
         self._started = False
@@ -331,7 +337,9 @@ class ProgressClient:
         return event
 
     def _set_status(self, state: ConnectionState, **fields: Any) -> None:
-        status = ConnectionStatus(state, polling=self._polling, **fields)
+        self._ever_connected = self._ever_connected or state is ConnectionState.CONNECTED
+        status = ConnectionStatus(state, polling=self._polling,
+                                  ever_connected=self._ever_connected, **fields)
         if status == self._status:
             return
         self._status = status
