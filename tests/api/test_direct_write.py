@@ -57,6 +57,10 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> Writes:
     return counts
 
 
+class Served:
+    loop: asyncio.AbstractEventLoop | None = None
+
+
 @pytest.fixture
 def server() -> Iterator[tuple[int, ProgressTracker]]:
     tracker = ProgressTracker(buffer_size=10)
@@ -67,6 +71,7 @@ def server() -> Iterator[tuple[int, ProgressTracker]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tracker.attach_loop(asyncio.get_running_loop())
+        Served.loop = asyncio.get_running_loop()
         yield
 
     app = Starlette(routes=[Route("/stream", stream)], lifespan=lifespan)
@@ -147,3 +152,29 @@ def test_a_client_that_stops_reading_falls_back_and_still_gets_order_and_the_end
     assert ids == sorted(set(ids)), "events out of order or twice"
     assert _STEP.findall(data)[-1] == b"completed"
     assert ids[-1] == tracker.last_id("p")
+
+
+def test_each_stream_is_one_task_and_a_client_that_leaves_is_noticed(
+    server: tuple[int, ProgressTracker]
+) -> None:
+    # With thousands of streams a second task per stream (waiting for
+    # http.disconnect) was ~2 KiB each: the server says when the client leaves.
+    port, tracker = server
+    socks = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        socks.append(sock)
+    wait_until(lambda: tracker.subscriber_count == 20)
+
+    async def tasks() -> int:
+        return len(asyncio.all_tasks())
+
+    assert Served.loop is not None
+    running = asyncio.run_coroutine_threadsafe(tasks(), Served.loop).result(10)
+    assert running <= 20 + 3, running  # the streams, uvicorn's main task, the lifespan
+    for sock in socks:
+        sock.close()
+    wait_until(lambda: tracker.subscriber_count == 0)
+    tracker.publish(event(1))  # nobody left to write to: no error, nothing queued
+    wait_until(lambda: not tracker._outbox)

@@ -16,6 +16,7 @@ cover the path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -26,10 +27,13 @@ EXTENSION = "vidsync.body_writer"
 class BodyWriter:
     """Writes body chunks of one response synchronously, when it safely can."""
 
-    __slots__ = ("_cycle",)
+    __slots__ = ("_cycle", "on_lost")
 
     def __init__(self, cycle: RequestResponseCycle) -> None:
         self._cycle = cycle
+        # Called (on the loop) when the connection is lost: a stream that has this
+        # needs no task of its own waiting for ``http.disconnect``.
+        self.on_lost: Callable[[], None] | None = None
 
     def write(self, body: bytes) -> bool:
         """Write one chunk now; False (nothing written) if ``send`` must do it."""
@@ -49,8 +53,17 @@ class BodyWriter:
 class DirectWriteProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, plus a ``BodyWriter`` for each request."""
 
+    _writer: BodyWriter | None = None  # the current request's
+
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         cycle: Any = self.cycle
         if cycle is not None and cycle.scope is self.scope:
-            self.scope.setdefault("extensions", {})[EXTENSION] = BodyWriter(cycle)
+            writer = self._writer = BodyWriter(cycle)
+            self.scope.setdefault("extensions", {})[EXTENSION] = writer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        writer = self._writer
+        if writer is not None and writer.on_lost is not None:
+            writer.on_lost()

@@ -1,7 +1,8 @@
 """Server-Sent Events: one response class that streams a subscription.
 
-Frames are written by one task only, so they never interleave; a second task
-listens for ``http.disconnect`` so a silent stream notices a client that left;
+Frames are written by one task only, so they never interleave. A silent stream
+notices a client that left from the server (``BodyWriter.on_lost``), or else
+from a second task that listens for ``http.disconnect``;
 a send that does not complete within ``send_timeout`` ends the stream, so a
 stuck client cannot hold it forever.
 
@@ -66,13 +67,20 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = self._loop = asyncio.get_running_loop()
+        writer: BodyWriter | None = scope.get("extensions", {}).get(EXTENSION)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            writer: BodyWriter | None = scope.get("extensions", {}).get(EXTENSION)
+            self._last_write = loop.time()
+            self._timer = loop.call_later(self._period(self.heartbeat), self._tick)
+            if writer is not None:
+                # The server says when the client leaves: no second task (its
+                # memory counts with thousands of streams).
+                with anyio.CancelScope() as self._scope:
+                    writer.on_lost = self.subscription.close
+                    await self._stream(send, writer)
+                return
             async with anyio.create_task_group() as tg:
                 self._scope = tg.cancel_scope
-                self._last_write = loop.time()
-                self._timer = loop.call_later(self._period(self.heartbeat), self._tick)
 
                 async def watch_disconnect() -> None:
                     while True:
@@ -87,6 +95,8 @@ class EventStreamResponse(Response):
         except* (OSError, TimeoutError):  # the client went away
             pass
         finally:
+            if writer is not None:
+                writer.on_lost = None
             if self._timer is not None:
                 self._timer.cancel()
             self.subscription.sink = None
