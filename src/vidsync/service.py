@@ -55,9 +55,11 @@ MAX_PATH_LENGTH = 4096
 class SourceFactory:
     """Builds each project's Source, and tells Syncthing about new and deleted projects."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, walk_nice: int = 0) -> None:
         self.settings = settings
         self.clock = clock
+        # Walks forked from the agent's server run below it (VIDSYNC_SNAPSHOT_NICE).
+        self.walk_nice = walk_nice
         self._syncthing: SyncthingService | None = None
 
     @property
@@ -83,8 +85,9 @@ class SourceFactory:
 
     def __call__(self, project: Project) -> Source:
         if project.source is SourceKind.SYNCTHING:
-            return self.syncthing.source(project.id, Path(project.local_path), self.clock)
-        return LocalSource(Path(project.local_path))
+            return self.syncthing.source(project.id, Path(project.local_path), self.clock,
+                                         self.walk_nice)
+        return LocalSource(Path(project.local_path), nice=self.walk_nice)
 
 
 def _source_error(exc: SourceError, what: str = "", field: str | None = "source") -> Exception:
@@ -339,7 +342,7 @@ def build_service(
         agent=settings.agent_name,
     )
     store = open_store(settings)
-    sources = SourceFactory(settings, clock)
+    sources = SourceFactory(settings, clock, settings.snapshot_nice if serving else 0)
     in_process = serving and settings.snapshot_process
     jobs = Jobs(
         tracker=tracker,

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     # Local-folder snapshots run in a worker process (not a thread of the server).
     snapshot_process: bool = True
+    # The agent's snapshot processes and walk workers run this much nicer (lower CPU
+    # priority) than its serving loop: watchers' events are not queued behind a walk.
+    snapshot_nice: int = Field(default=10, ge=0, le=19)
     # How other agents' users reach this one (GET /api/v1/agents); default from host/port.
     public_url: str | None = None
     progress_buffer_size: int = Field(default=10, ge=1)

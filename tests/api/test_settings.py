@@ -32,6 +32,7 @@ def test_defaults_are_the_embedded_mode() -> None:
         ({"VIDSYNC_PROGRESS_BUS": "redis://127.0.0.1:6379/zero"}, "'zero' is not a number"),
         ({"VIDSYNC_PROGRESS_BUS": "redis:///0"}, "no host"),
         ({"VIDSYNC_AGENT_NAME": "edit bay 2"}, "without spaces"),
+        ({"VIDSYNC_SNAPSHOT_NICE": "20"}, "SNAPSHOT_NICE='20' is not valid: expected at most 19"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:

@@ -145,6 +145,22 @@ def test_workers_hold_none_of_the_parents_descriptors(tmp_path: Path, odd_tree: 
         os.close(sentinel_w)
 
 
+def test_workers_run_at_the_added_niceness(tmp_path: Path, odd_tree: Path) -> None:
+    (tmp_path / "w").mkdir()
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    parent, base = os.getpid(), os.getpriority(os.PRIO_PROCESS, 0)
+
+    def record() -> None:  # called by whoever meets the unreachable folder
+        if os.getpid() != parent:
+            (seen / str(os.getpid())).write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))
+
+    walk = ParallelWalk(str(odd_tree), SkipLog(), record, tmp_path / "w", workers=2, nice=5)
+    walk.run(Counting(), CancelToken())
+    assert [int(p.read_text()) for p in seen.iterdir()] == [min(19, base + 5)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the parent is untouched
+
+
 def test_cancel_stops_the_workers(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {f"d{i:03d}": {f"f{j}": "x" for j in range(50)}
                                       for i in range(200)})

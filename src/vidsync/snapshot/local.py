@@ -59,11 +59,13 @@ class LocalSource:
     unreadable, the walk raises SourceError.
     """
 
-    def __init__(self, root: Path, workers: int | None = None) -> None:
+    def __init__(self, root: Path, workers: int | None = None, nice: int = 0) -> None:
         self.root = root
         self.skips = SkipLog()
         # Processes for the parallel walk (fill_spool); None: one per core, at most 4.
         self.workers = workers
+        # Added to the walk workers' niceness (a walk forked from the agent's server).
+        self.nice = nice
 
     @property
     def skipped(self) -> int:
@@ -114,7 +116,8 @@ class LocalSource:
 
         check_folder(self.root)
         workers = self.workers if self.workers is not None else default_workers()
-        walk = ParallelWalk(os.fspath(self.root), self.skips, self.check_root, work, workers)
+        walk = ParallelWalk(os.fspath(self.root), self.skips, self.check_root, work, workers,
+                            nice=self.nice)
         result = walk.run(progress, cancel)
         tally = result.tally
         spool.add_parts(result.parts, tally.files, tally.directories, tally.total_bytes)

@@ -149,6 +149,8 @@ def _child(spec: _Spec, conn: Connection) -> None:
             conn.send(message)
 
     threading.Thread(target=listen, daemon=True).start()
+    if spec.settings.snapshot_nice:  # below the serving loop (and so are the walk workers)
+        os.nice(spec.settings.snapshot_nice)
     def persist(result: SnapshotResult) -> None:
         send(("persist", result))
         problem = persisted.get()

@@ -265,13 +265,15 @@ class ParallelWalk:
     """Walk ``root`` into gzip parts under ``out_dir`` with ``workers`` processes."""
 
     def __init__(self, root: str, skips: SkipLog, check_root: Callable[[], None],
-                 out_dir: Path, workers: int, level: int = COMPRESS_LEVEL) -> None:
+                 out_dir: Path, workers: int, level: int = COMPRESS_LEVEL,
+                 nice: int = 0) -> None:
         self.root = root
         self.skips = skips
         self.check_root = check_root
         self.out_dir = out_dir
         self.workers = workers
         self.level = level
+        self.nice = nice  # added to the workers' niceness
         self.worker_pids: list[int] = []  # the processes the last run forked
 
     def _skip(self, kind: SkipKind, rel: str) -> None:
@@ -504,6 +506,8 @@ def _child(walk: ParallelWalk, units: list[_Unit], tickets: int, results: int,
         # its clients' connections) must close when the server closes them, not when
         # this walk ends.
         _close_all_but(tickets, results)
+        if walk.nice:
+            os.nice(walk.nice)
         file = open(path, "wb")  # noqa: SIM115 - closed by the exit
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us
 

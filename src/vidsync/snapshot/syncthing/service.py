@@ -86,7 +86,9 @@ class SyncthingService:
     def unregister(self, project_id: str) -> None:
         unregister_folder(self.rest, project_id)
 
-    def source(self, project_id: str, path: Path, clock: Clock | None = None) -> SyncthingSource:
+    def source(self, project_id: str, path: Path, clock: Clock | None = None,
+               walk_nice: int = 0) -> SyncthingSource:
         return SyncthingSource(
-            self.rest, project_id, path, self._settings.syncthing_scan_timeout, clock
+            self.rest, project_id, path, self._settings.syncthing_scan_timeout, clock,
+            walk_nice=walk_nice,
         )

@@ -98,6 +98,7 @@ class SyncthingSource:
         clock: Clock | None = None,
         *,
         listing: Listing = "walk",
+        walk_nice: int = 0,
     ) -> None:
         self._rest = rest
         self.folder_id = folder_id
@@ -105,6 +106,7 @@ class SyncthingSource:
         self.scan_timeout = scan_timeout
         self._clock = clock or SystemClock()
         self._listing = listing
+        self._walk_nice = walk_nice  # the walk workers' added niceness
         self._root: Path | None = None
         self._skips = SkipLog()
 
@@ -190,7 +192,7 @@ class SyncthingSource:
         ``listing="browse"``, whose entries come from Syncthing one by one."""
         if self._listing == "browse":
             return False
-        walk = LocalSource(self._checked_root())
+        walk = LocalSource(self._checked_root(), nice=self._walk_nice)
         self._skips = walk.skips
         return walk.fill_spool(spool, work, progress, cancel)
 
