@@ -26,7 +26,7 @@ from vidsync.progress.bus import ProgressBus, open_bus
 from vidsync.progress.siblings import SiblingTail
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
-from vidsync.snapshot.batch import BatchResult, BatchRunner
+from vidsync.snapshot.batch import BatchResult, BatchRunner, SharedSlots
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
 from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult, run_snapshot
@@ -270,6 +270,13 @@ class Service:
     def _fail_orphans(self) -> None:
         """Fail the snapshots of a sibling process that died (its replacement may be slow)."""
         fail_orphans(self.db, self.tracker, self.store, self.clock)
+        self.batch.fill()  # a dead process's batch slots are free
+
+    def _sibling_changed(self) -> None:
+        """A sibling process committed: act on cancels asked of this process, and
+        start queued batch snapshots if a sibling's batch slot freed."""
+        self._serve_cancel_requests()
+        self.batch.fill()
 
     def start_siblings(self) -> None:
         """Follow the processes that share this data directory (``VIDSYNC_WORKERS`` > 1)."""
@@ -278,7 +285,7 @@ class Service:
         self.siblings = SiblingTail(
             Database(self.settings.database_path),
             self.tracker,
-            on_change=self._serve_cancel_requests,
+            on_change=self._sibling_changed,
             periodic=self._fail_orphans,
         )
         self.siblings.start()
@@ -369,7 +376,9 @@ def build_service(
         jobs.add_finished_listener(compact)
     else:
         restore_progress(db, tracker)
-    batch = BatchRunner(jobs, settings.batch_concurrency)
+    # The limit is agent-wide: slots in the database every serving process shares.
+    slots = SharedSlots(db, this_process(), settings.batch_concurrency, is_alive)
+    batch = BatchRunner(jobs, settings.batch_concurrency, slots)
     bus = open_bus(
         settings.progress_bus if serving else "memory",
         tracker,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -336,3 +338,64 @@ def _running(pid: int) -> bool:
         return False
     return True
 
+
+
+def _span(agent: AgentProcess, pid: str, sid: str) -> tuple[float, float]:
+    """When a completed snapshot held its batch slot: its first event not queued
+    (after the slot was taken) to its terminal event (before it was given back)."""
+    r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid}/events")
+    events = r.json()["events"]
+    assert events[-1]["step"] == "completed", events[-1]
+    ran = [e for e in events if not e["queued"]]
+    return _epoch(ran[0]["timestamp"]), _epoch(events[-1]["timestamp"])
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_batch_limit_holds_for_batches_sent_to_different_processes(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_THROTTLE="0.003",
+                          VIDSYNC_BATCH_CONCURRENCY="1")
+    pids = [new_project(agent, make_flat_tree(tmp_path / f"t{i}", 200, per_dir=20))
+            for i in range(4)]
+    first, one = client_on(agent)
+    second, _ = client_on(agent, avoid=one)
+    with closing(first), closing(second):
+        a = first.post("/api/v1/snapshots/batch", json={"projectIds": pids[:2]}).json()
+        b = second.post("/api/v1/snapshots/batch", json={"projectIds": pids[2:]}).json()
+    items = a["started"] + a["queued"] + b["started"] + b["queued"]
+    assert (len(a["started"] + b["started"]), len(a["queued"] + b["queued"])) == (1, 3), (a, b)
+    for item in a["queued"] + b["queued"]:
+        assert progress(agent, item["projectId"])["queued"] is True
+    wait_until(lambda: all(progress(agent, i["projectId"])["step"] in TERMINAL for i in items),
+               timeout=120)
+    spans = sorted(_span(agent, i["projectId"], i["snapshotId"]) for i in items)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end - 0.002, spans  # one at a time (timestamps are to the ms)
+
+
+def test_a_killed_process_frees_its_batch_slot_for_a_sibling_queue(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(**SLOW, VIDSYNC_BATCH_CONCURRENCY="1")
+    running, waiting = (new_project(agent, make_flat_tree(tmp_path / f"t{i}", 300, per_dir=30))
+                        for i in range(2))
+    owner_client, owner = client_on(agent)
+    other_client, _ = client_on(agent, avoid=owner)
+    with closing(owner_client), closing(other_client):
+        r = owner_client.post("/api/v1/snapshots/batch", json={"projectIds": [running]})
+        assert [s["projectId"] for s in r.json()["started"]] == [running], r.text
+        r = other_client.post("/api/v1/snapshots/batch", json={"projectIds": [waiting]})
+        assert [s["projectId"] for s in r.json()["queued"]] == [waiting], r.text
+    sid = r.json()["queued"][0]["snapshotId"]
+    wait_until(lambda: progress(agent, running)["stepNumber"] >= 3, timeout=20)
+    assert progress(agent, waiting)["queued"] is True
+    os.kill(owner, signal.SIGKILL)
+    wait_until(lambda: progress(agent, running)["step"] in TERMINAL, timeout=20)
+    assert "interrupted" in progress(agent, running)["error"]
+    wait_until(lambda: progress(agent, waiting)["step"] in TERMINAL, timeout=60)
+    assert progress(agent, waiting)["step"] == "completed"
+    assert progress(agent, waiting)["snapshotId"] == sid

@@ -63,6 +63,13 @@ CREATE TABLE IF NOT EXISTS progress_events (
 CREATE INDEX IF NOT EXISTS progress_events_by_snapshot ON progress_events(snapshot_id, id);
 -- The agent-wide order: the next global id, and what sibling processes read after one.
 CREATE INDEX IF NOT EXISTS progress_events_by_global ON progress_events(global_id);
+-- The slots of running batch snapshots, agent-wide (``VIDSYNC_BATCH_CONCURRENCY``):
+-- held by a live owner process until its snapshot ends.
+CREATE TABLE IF NOT EXISTS batch_slots (
+    project_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    snapshot_id TEXT
+) WITHOUT ROWID;
 -- The first paths a snapshot left out (bounded by the pipeline), in walk order.
 CREATE TABLE IF NOT EXISTS snapshot_skipped (
     snapshot_id TEXT NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
@@ -294,6 +301,50 @@ class Database:
                 (record.state.value, record.error, record.finished_at, record.id, owner),
             )
             return cur.rowcount > 0
+
+    # -- batch slots ---------------------------------------------------------------
+
+    def _live_slots(self, alive: Callable[[str | None], bool]) -> tuple[list[str], list[str]]:
+        """The projects holding a batch slot, and the rows of dead owners (free again)."""
+        live: list[str] = []
+        dead: list[str] = []
+        for project_id, owner in self._conn.execute("SELECT project_id, owner FROM batch_slots"):
+            (live if alive(owner) else dead).append(str(project_id))
+        return live, dead
+
+    def take_batch_slot(
+        self, project_id: str, snapshot_id: str | None, owner: str, limit: int,
+        alive: Callable[[str | None], bool],
+    ) -> bool:
+        """Hold one of the ``limit`` agent-wide batch slots for ``owner``'s snapshot
+        of the project, if one is free: True if taken. A dead owner's slots are free."""
+        with self._lock:
+            live, _ = self._live_slots(alive)  # a read first: a full table writes nothing
+            if len(live) >= limit:
+                return False
+            with self._tx() as conn:
+                live, dead = self._live_slots(alive)
+                conn.executemany("DELETE FROM batch_slots WHERE project_id = ?",
+                                 ((p,) for p in dead))
+                if len(live) >= limit or project_id in live:
+                    return False
+                conn.execute(
+                    "INSERT INTO batch_slots (project_id, owner, snapshot_id) VALUES (?, ?, ?)",
+                    (project_id, owner, snapshot_id),
+                )
+            return True
+
+    def bind_batch_slot(self, project_id: str, snapshot_id: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE batch_slots SET snapshot_id = ? WHERE project_id = ? AND owner = ?",
+                (snapshot_id, project_id, owner),
+            )
+
+    def release_batch_slot(self, project_id: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM batch_slots WHERE project_id = ? AND owner = ?",
+                         (project_id, owner))
 
     def owner_of(self, snapshot_id: str) -> str | None:
         rows = self._query("SELECT owner FROM snapshots WHERE id = ?", (snapshot_id,))
