@@ -144,6 +144,8 @@ class Service:
     owner: str = field(default_factory=this_process)
     # With several serving processes: follows the siblings' events, cancels, exits.
     siblings: SiblingTail | None = None
+    # The last project deletion (``Database.deleted_after``) this process has forgotten.
+    deletions_seen: int = 0
 
     # -- lookups -------------------------------------------------------------
 
@@ -226,8 +228,8 @@ class Service:
             self.sources.unregister(project)
         except SourceError as exc:
             raise _source_error(exc, "cannot remove the folder from Syncthing: ", None) from None
-        self.db.delete_project(project.id)
-        self.tracker.forget(project.id)
+        self.db.delete_project(project.id, self.clock.time())
+        self.tracker.forget(project.id)  # siblings: ``_forget_deleted``
 
     def start_snapshot(self, project: Project) -> str:
         """Start a snapshot in the background; returns its id (Conflict if one runs)."""
@@ -273,10 +275,18 @@ class Service:
         self.batch.fill()  # a dead process's batch slots are free
 
     def _sibling_changed(self) -> None:
-        """A sibling process committed: act on cancels asked of this process, and
-        start queued batch snapshots if a sibling's batch slot freed."""
+        """A sibling process committed: act on cancels asked of this process, forget
+        the projects it deleted, and start queued batch snapshots if a slot freed."""
         self._serve_cancel_requests()
+        self._forget_deleted()
         self.batch.fill()
+
+    def _forget_deleted(self) -> None:
+        """Forget the projects a sibling deleted: from now on this process answers
+        as if they had never existed (no current state, no replay, no late event)."""
+        for seq, project_id in self.db.deleted_after(self.deletions_seen):
+            self.tracker.forget(project_id)
+            self.deletions_seen = seq
 
     def start_siblings(self) -> None:
         """Follow the processes that share this data directory (``VIDSYNC_WORKERS`` > 1)."""
@@ -360,6 +370,8 @@ def build_service(
         claim=functools.partial(db.claim_snapshot, owner=this_process(), alive=is_alive),
     )
     interrupted: list[SnapshotRecord] = []
+    # Deletions before this are known from the journal's restore (deleted projects keep no state).
+    deletions_seen = db.last_deletion()
     if serving:
         # One process at a time: sibling workers start together and must not both
         # announce the same unannounced outcome.
@@ -388,7 +400,8 @@ def build_service(
         retention=settings.progress_retention,
         heartbeat=settings.agent_heartbeat,
     )
-    return Service(settings, clock, db, tracker, store, jobs, sources, batch, bus, interrupted)
+    return Service(settings, clock, db, tracker, store, jobs, sources, batch, bus, interrupted,
+                   deletions_seen=deletions_seen)
 
 
 @contextlib.contextmanager

@@ -399,3 +399,52 @@ def test_a_killed_process_frees_its_batch_slot_for_a_sibling_queue(
     wait_until(lambda: progress(agent, waiting)["step"] in TERMINAL, timeout=60)
     assert progress(agent, waiting)["step"] == "completed"
     assert progress(agent, waiting)["snapshotId"] == sid
+
+
+def backlog(agent: AgentProcess, worker: int) -> set[str]:
+    """The projects whose state a fresh agent-wide stream of one worker process
+    starts with (read up to the first heartbeat: the backlog comes before it)."""
+    client, _ = client_on(agent, want=worker)  # a stream left early closes its connection
+    seen: set[str] = set()
+    with closing(client), client.stream("GET", "/api/v1/progress/stream") as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                seen.add(json.loads(line[5:])["projectId"])
+            elif line.startswith(":"):
+                return seen
+    raise AssertionError("the stream ended")
+
+
+def test_a_project_deleted_through_one_process_is_gone_from_every_process(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_SSE_HEARTBEAT="0.2")
+    doomed, kept = (new_project(agent, make_flat_tree(tmp_path / f"t{i}", 50, per_dir=10))
+                    for i in range(2))
+    r = httpx.post(f"{agent.url}/api/v1/snapshots/batch", json={"projectIds": [doomed, kept]})
+    assert r.status_code == 202, r.text
+    wait_until(lambda: all(progress(agent, p)["step"] == "completed" for p in (doomed, kept)),
+               timeout=60)
+    first, one = client_on(agent)
+    second, two = client_on(agent, avoid=one)
+    first.close()
+    second.close()
+    for worker in (one, two):  # both processes show both finished snapshots
+        wait_until(lambda w=worker: backlog(agent, w) == {doomed, kept})  # type: ignore[misc]
+    deleter, _ = client_on(agent, want=one)
+    with closing(deleter):
+        assert deleter.delete(f"/api/v1/projects/{doomed}").status_code == 204
+    for worker in (two, one):
+        # Promptly: not when the retention time (600 s) runs out.
+        wait_until(lambda w=worker: backlog(agent, w) == {kept}, timeout=5)  # type: ignore[misc]
+        client, _ = client_on(agent, want=worker)
+        with closing(client):
+            assert client.get(f"/api/v1/projects/{doomed}/progress").status_code == 404
+            assert client.get(f"/api/v1/projects/{doomed}/progress/stream").status_code == 404
+    # A process started later (the supervisor's replacement of a killed one) agrees.
+    os.kill(one, signal.SIGKILL)
+    replacement, new = client_on(agent, avoid=two)  # not the survivor: the new one
+    replacement.close()
+    assert new != one
+    assert backlog(agent, new) == {kept}

@@ -63,6 +63,14 @@ CREATE TABLE IF NOT EXISTS progress_events (
 CREATE INDEX IF NOT EXISTS progress_events_by_snapshot ON progress_events(snapshot_id, id);
 -- The agent-wide order: the next global id, and what sibling processes read after one.
 CREATE INDEX IF NOT EXISTS progress_events_by_global ON progress_events(global_id);
+-- Deleted projects, in order: sibling processes forget them (``deleted_after``)
+-- and their progress log is thinned after the retention time (``compact_events``).
+CREATE TABLE IF NOT EXISTS deleted_projects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id TEXT NOT NULL,
+    deleted_at REAL NOT NULL,
+    events_compacted INTEGER NOT NULL DEFAULT 0
+);
 -- The slots of running batch snapshots, agent-wide (``VIDSYNC_BATCH_CONCURRENCY``):
 -- held by a live owner process until its snapshot ends.
 CREATE TABLE IF NOT EXISTS batch_slots (
@@ -203,10 +211,25 @@ class Database:
         )
         return [_project(r) for r in rows]
 
-    def delete_project(self, project_id: str) -> bool:
+    def delete_project(self, project_id: str, deleted_at: float = 0.0) -> bool:
+        """Delete the project and its snapshot records; ``deleted_at`` (epoch seconds)
+        is recorded for the processes sharing the database (``deleted_after``)."""
         with self._tx() as conn:
             cur = conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
-            return cur.rowcount > 0
+            if cur.rowcount == 0:
+                return False
+            conn.execute("INSERT INTO deleted_projects (project_id, deleted_at) VALUES (?, ?)",
+                         (project_id, deleted_at))
+            return True
+
+    def deleted_after(self, seq: int) -> list[tuple[int, str]]:
+        """The projects deleted after deletion number ``seq``: (number, project id)."""
+        rows = self._query(
+            "SELECT seq, project_id FROM deleted_projects WHERE seq > ? ORDER BY seq", (seq,))
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def last_deletion(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM deleted_projects")[0][0])
 
     # -- snapshots -----------------------------------------------------------
 
