@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots(project_id, started_at);
 -- Every progress event, so ids continue after a restart and Last-Event-ID resume
 -- works for events from before it. Not tied to projects: ids are never reused,
--- even after a project is deleted and its id (impossibly) comes back.
+-- even after a project is deleted and its id (impossibly) comes back (a deleted
+-- project's log keeps its last event: ``_THIN_DELETED``).
 CREATE TABLE IF NOT EXISTS progress_events (
     project_id TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -113,6 +115,15 @@ WHERE snapshot_id = ?1
   AND id != (SELECT MAX(id) FROM progress_events WHERE snapshot_id = ?1)
 """
 
+# What a deleted project's progress log keeps: its last event. Ids come from the
+# log's maxima (``journal_event``): its own last id, and so the agent-wide last
+# id whenever that is one of its events, so no id is ever issued again.
+_THIN_DELETED = """
+DELETE FROM progress_events
+WHERE project_id = ?1
+  AND id < (SELECT MAX(id) FROM progress_events WHERE project_id = ?1)
+"""
+
 # At most one running snapshot per project, whichever process started it.
 _ONE_RUNNING = (
     "CREATE UNIQUE INDEX IF NOT EXISTS one_running_snapshot ON snapshots(project_id) "
@@ -148,6 +159,17 @@ class Database:
             have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] < 1:
+            # Projects deleted before deletions were recorded: their log is thinned
+            # one retention time from now (``compact_events``).
+            self._conn.execute(
+                "INSERT INTO deleted_projects (project_id, deleted_at) "
+                "SELECT DISTINCT project_id, ? FROM progress_events "
+                "WHERE project_id NOT IN (SELECT id FROM projects) "
+                "AND project_id NOT IN (SELECT project_id FROM deleted_projects)",
+                (time.time(),),
+            )
+            self._conn.execute("PRAGMA user_version = 1")
         try:
             self._conn.execute(_ONE_RUNNING)
         except sqlite3.IntegrityError:
@@ -491,8 +513,9 @@ class Database:
 
     def compact_events(self, finished_before: float) -> int:
         """Thin the progress log of the snapshots that ended before ``finished_before``
-        (epoch seconds) and were not thinned yet (``_THIN_EVENTS``); how many
-        events went. Without it the log grows by every event of every snapshot.
+        (epoch seconds) and were not thinned yet (``_THIN_EVENTS``), and that of
+        the projects deleted before it (``_THIN_DELETED``); how many events went.
+        Without it the log grows by every event of every snapshot.
 
         Call it with the retention time behind now: until then a client may still
         resume from any event of a finished snapshot, and sibling processes may
@@ -506,6 +529,15 @@ class Database:
                 removed += conn.execute(_THIN_EVENTS, (snapshot_id,)).rowcount
                 conn.execute("UPDATE snapshots SET events_compacted = 1 WHERE id = ?",
                              (snapshot_id,))
+            deleted = list(conn.execute(
+                "SELECT seq, project_id FROM deleted_projects "
+                "WHERE deleted_at < ? AND events_compacted = 0", (finished_before,)))
+            for seq, project_id in deleted:
+                if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone():
+                    continue  # its id came back: its snapshots are thinned as usual
+                removed += conn.execute(_THIN_DELETED, (project_id,)).rowcount
+                conn.execute("UPDATE deleted_projects SET events_compacted = 1 WHERE seq = ?",
+                             (seq,))
         return removed
 
     def snapshot_events(self, snapshot_id: str) -> list[ProgressEvent]:
