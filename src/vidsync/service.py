@@ -26,7 +26,7 @@ from vidsync.progress.bus import ProgressBus, open_bus
 from vidsync.progress.siblings import SiblingTail
 from vidsync.progress.tracker import ProgressTracker
 from vidsync.settings import Settings
-from vidsync.snapshot.batch import BatchResult, BatchRunner
+from vidsync.snapshot.batch import BatchResult, BatchRunner, SharedSlots
 from vidsync.snapshot.jobs import Jobs, SnapshotConflict
 from vidsync.snapshot.local import LocalSource, check_folder
 from vidsync.snapshot.pipeline import SnapshotJob, SnapshotResult, run_snapshot
@@ -147,6 +147,8 @@ class Service:
     owner: str = field(default_factory=this_process)
     # With several serving processes: follows the siblings' events, cancels, exits.
     siblings: SiblingTail | None = None
+    # The last project deletion (``Database.deleted_after``) this process has forgotten.
+    deletions_seen: int = 0
 
     # -- lookups -------------------------------------------------------------
 
@@ -229,8 +231,8 @@ class Service:
             self.sources.unregister(project)
         except SourceError as exc:
             raise _source_error(exc, "cannot remove the folder from Syncthing: ", None) from None
-        self.db.delete_project(project.id)
-        self.tracker.forget(project.id)
+        self.db.delete_project(project.id, self.clock.time())
+        self.tracker.forget(project.id)  # siblings: ``_forget_deleted``
 
     def start_snapshot(self, project: Project) -> str:
         """Start a snapshot in the background; returns its id (Conflict if one runs)."""
@@ -273,6 +275,21 @@ class Service:
     def _fail_orphans(self) -> None:
         """Fail the snapshots of a sibling process that died (its replacement may be slow)."""
         fail_orphans(self.db, self.tracker, self.store, self.clock)
+        self.batch.fill()  # a dead process's batch slots are free
+
+    def _sibling_changed(self) -> None:
+        """A sibling process committed: act on cancels asked of this process, forget
+        the projects it deleted, and start queued batch snapshots if a slot freed."""
+        self._serve_cancel_requests()
+        self._forget_deleted()
+        self.batch.fill()
+
+    def _forget_deleted(self) -> None:
+        """Forget the projects a sibling deleted: from now on this process answers
+        as if they had never existed (no current state, no replay, no late event)."""
+        for seq, project_id in self.db.deleted_after(self.deletions_seen):
+            self.tracker.forget(project_id)
+            self.deletions_seen = seq
 
     def start_siblings(self) -> None:
         """Follow the processes that share this data directory (``VIDSYNC_WORKERS`` > 1)."""
@@ -281,7 +298,7 @@ class Service:
         self.siblings = SiblingTail(
             Database(self.settings.database_path),
             self.tracker,
-            on_change=self._serve_cancel_requests,
+            on_change=self._sibling_changed,
             periodic=self._fail_orphans,
         )
         self.siblings.start()
@@ -356,6 +373,8 @@ def build_service(
         claim=functools.partial(db.claim_snapshot, owner=this_process(), alive=is_alive),
     )
     interrupted: list[SnapshotRecord] = []
+    # Deletions before this are known from the journal's restore (deleted projects keep no state).
+    deletions_seen = db.last_deletion()
     if serving:
         # One process at a time: sibling workers start together and must not both
         # announce the same unannounced outcome.
@@ -372,7 +391,9 @@ def build_service(
         jobs.add_finished_listener(compact)
     else:
         restore_progress(db, tracker)
-    batch = BatchRunner(jobs, settings.batch_concurrency)
+    # The limit is agent-wide: slots in the database every serving process shares.
+    slots = SharedSlots(db, this_process(), settings.batch_concurrency, is_alive)
+    batch = BatchRunner(jobs, settings.batch_concurrency, slots)
     bus = open_bus(
         settings.progress_bus if serving else "memory",
         tracker,
@@ -382,7 +403,8 @@ def build_service(
         retention=settings.progress_retention,
         heartbeat=settings.agent_heartbeat,
     )
-    return Service(settings, clock, db, tracker, store, jobs, sources, batch, bus, interrupted)
+    return Service(settings, clock, db, tracker, store, jobs, sources, batch, bus, interrupted,
+                   deletions_seen=deletions_seen)
 
 
 @contextlib.contextmanager

@@ -209,3 +209,22 @@ def test_all_projects_subscription_resumes_with_global_ids() -> None:
     assert [e.global_id for e in got] == list(range(6, 15))
     fresh = drain(tracker.subscribe_all())
     assert {e.project_id for e in fresh} == {"a", "b"} and all(e.terminal for e in fresh)
+
+
+def test_a_forgotten_project_is_gone_and_its_late_events_are_not_shown() -> None:
+    tracker = ProgressTracker(buffer_size=100)
+    run_snapshot(tracker, "s1", "gone")
+    run_snapshot(tracker, "s2", "kept")
+    last = tracker.last_id("gone")
+    tracker.forget("gone")
+    everything = tracker.subscribe_all()
+    assert {e.project_id for e in drain(everything)} == {"kept"}
+    resumed = tracker.subscribe_all(last_event_id=0)  # the replay has none of it either
+    assert {e.project_id for e in drain(resumed)} == {"kept"}
+    # A sibling recorded one more just before the deletion: it keeps the ids in step only.
+    late = ev(6, 100, "s1", "gone").replace(id=last + 1, global_id=tracker.last_global_id + 1)
+    tracker.ingest_siblings([late])
+    assert tracker.current("gone") is None and drain(everything) == []
+    assert tracker.last_global_id == late.global_id and tracker.last_id("gone") == last + 1
+    assert tracker.publish(ev(1, 0, "s3", "gone")) is None  # and this process's own: refused
+    assert tracker.current("gone") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -336,3 +338,113 @@ def _running(pid: int) -> bool:
         return False
     return True
 
+
+
+def _span(agent: AgentProcess, pid: str, sid: str) -> tuple[float, float]:
+    """When a completed snapshot held its batch slot: its first event not queued
+    (after the slot was taken) to its terminal event (before it was given back)."""
+    r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{sid}/events")
+    events = r.json()["events"]
+    assert events[-1]["step"] == "completed", events[-1]
+    ran = [e for e in events if not e["queued"]]
+    return _epoch(ran[0]["timestamp"]), _epoch(events[-1]["timestamp"])
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_batch_limit_holds_for_batches_sent_to_different_processes(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_THROTTLE="0.003",
+                          VIDSYNC_BATCH_CONCURRENCY="1")
+    pids = [new_project(agent, make_flat_tree(tmp_path / f"t{i}", 200, per_dir=20))
+            for i in range(4)]
+    first, one = client_on(agent)
+    second, _ = client_on(agent, avoid=one)
+    with closing(first), closing(second):
+        a = first.post("/api/v1/snapshots/batch", json={"projectIds": pids[:2]}).json()
+        b = second.post("/api/v1/snapshots/batch", json={"projectIds": pids[2:]}).json()
+    items = a["started"] + a["queued"] + b["started"] + b["queued"]
+    assert (len(a["started"] + b["started"]), len(a["queued"] + b["queued"])) == (1, 3), (a, b)
+    for item in a["queued"] + b["queued"]:
+        assert progress(agent, item["projectId"])["queued"] is True
+    wait_until(lambda: all(progress(agent, i["projectId"])["step"] in TERMINAL for i in items),
+               timeout=120)
+    spans = sorted(_span(agent, i["projectId"], i["snapshotId"]) for i in items)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end - 0.002, spans  # one at a time (timestamps are to the ms)
+
+
+def test_a_killed_process_frees_its_batch_slot_for_a_sibling_queue(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(**SLOW, VIDSYNC_BATCH_CONCURRENCY="1")
+    running, waiting = (new_project(agent, make_flat_tree(tmp_path / f"t{i}", 300, per_dir=30))
+                        for i in range(2))
+    owner_client, owner = client_on(agent)
+    other_client, _ = client_on(agent, avoid=owner)
+    with closing(owner_client), closing(other_client):
+        r = owner_client.post("/api/v1/snapshots/batch", json={"projectIds": [running]})
+        assert [s["projectId"] for s in r.json()["started"]] == [running], r.text
+        r = other_client.post("/api/v1/snapshots/batch", json={"projectIds": [waiting]})
+        assert [s["projectId"] for s in r.json()["queued"]] == [waiting], r.text
+    sid = r.json()["queued"][0]["snapshotId"]
+    wait_until(lambda: progress(agent, running)["stepNumber"] >= 3, timeout=20)
+    assert progress(agent, waiting)["queued"] is True
+    os.kill(owner, signal.SIGKILL)
+    wait_until(lambda: progress(agent, running)["step"] in TERMINAL, timeout=20)
+    assert "interrupted" in progress(agent, running)["error"]
+    wait_until(lambda: progress(agent, waiting)["step"] in TERMINAL, timeout=60)
+    assert progress(agent, waiting)["step"] == "completed"
+    assert progress(agent, waiting)["snapshotId"] == sid
+
+
+def backlog(agent: AgentProcess, worker: int) -> set[str]:
+    """The projects whose state a fresh agent-wide stream of one worker process
+    starts with (read up to the first heartbeat: the backlog comes before it)."""
+    client, _ = client_on(agent, want=worker)  # a stream left early closes its connection
+    seen: set[str] = set()
+    with closing(client), client.stream("GET", "/api/v1/progress/stream") as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                seen.add(json.loads(line[5:])["projectId"])
+            elif line.startswith(":"):
+                return seen
+    raise AssertionError("the stream ended")
+
+
+def test_a_project_deleted_through_one_process_is_gone_from_every_process(
+    agent_factory: AgentFactory, tmp_path: Path
+) -> None:
+    agent = agent_factory(VIDSYNC_WORKERS="2", VIDSYNC_SSE_HEARTBEAT="0.2")
+    doomed, kept = (new_project(agent, make_flat_tree(tmp_path / f"t{i}", 50, per_dir=10))
+                    for i in range(2))
+    r = httpx.post(f"{agent.url}/api/v1/snapshots/batch", json={"projectIds": [doomed, kept]})
+    assert r.status_code == 202, r.text
+    wait_until(lambda: all(progress(agent, p)["step"] == "completed" for p in (doomed, kept)),
+               timeout=60)
+    first, one = client_on(agent)
+    second, two = client_on(agent, avoid=one)
+    first.close()
+    second.close()
+    for worker in (one, two):  # both processes show both finished snapshots
+        wait_until(lambda w=worker: backlog(agent, w) == {doomed, kept})  # type: ignore[misc]
+    deleter, _ = client_on(agent, want=one)
+    with closing(deleter):
+        assert deleter.delete(f"/api/v1/projects/{doomed}").status_code == 204
+    for worker in (two, one):
+        # Promptly: not when the retention time (600 s) runs out.
+        wait_until(lambda w=worker: backlog(agent, w) == {kept}, timeout=5)  # type: ignore[misc]
+        client, _ = client_on(agent, want=worker)
+        with closing(client):
+            assert client.get(f"/api/v1/projects/{doomed}/progress").status_code == 404
+            assert client.get(f"/api/v1/projects/{doomed}/progress/stream").status_code == 404
+    # A process started later (the supervisor's replacement of a killed one) agrees.
+    os.kill(one, signal.SIGKILL)
+    replacement, new = client_on(agent, avoid=two)  # not the survivor: the new one
+    replacement.close()
+    assert new != one
+    assert backlog(agent, new) == {kept}

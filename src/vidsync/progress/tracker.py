@@ -41,6 +41,7 @@ class _ProjectState:
     current: ProgressEvent | None = None
     finished_at: float | None = None  # monotonic time of the terminal event
     ring: deque[ProgressEvent] = field(default_factory=deque)  # maxlen set on creation
+    deleted: bool = False  # the project was deleted: only its ids are kept
 
 
 class ProgressTracker:
@@ -137,6 +138,8 @@ class ProgressTracker:
         """
         with self._lock:
             state = self._state(event.project_id)
+            if state.deleted:  # a late event of a deleted project (another process's)
+                return None
             prev = state.current
             same_run = prev is not None and prev.snapshot_id == event.snapshot_id
             if same_run and prev is not None and prev.terminal:
@@ -210,10 +213,12 @@ class ProgressTracker:
                 continue
             state = self._state(event.project_id)
             state.last_id = max(state.last_id, event.id)
+            self._global_id = event.global_id
+            if state.deleted:  # recorded just before its project was deleted
+                continue
             state.current = event
             state.finished_at = self.clock.monotonic() if event.terminal else None
             state.ring.append(event)
-            self._global_id = event.global_id
             self._global_ring.append((event.global_id, event))
             self._hand_off(event)
 
@@ -292,13 +297,20 @@ class ProgressTracker:
             ]
 
     def forget(self, project_id: str) -> None:
-        """Drop a deleted project's state (its ids are not reused within this process)."""
+        """Drop a deleted project's state, as if it had never existed: its current
+        state, its replay ring and its events in the agent-wide ring. Only its
+        last id is kept (ids are never reused); later events of it are refused."""
         with self._lock:
-            state = self._projects.get(project_id)
-            if state is not None:
-                state.current = None
-                state.finished_at = None
-                state.ring.clear()
+            state = self._state(project_id)
+            state.deleted = True
+            state.current = None
+            state.finished_at = None
+            state.ring.clear()
+            ring = self._global_ring
+            if any(e.project_id == project_id for _, e in ring):
+                kept = [(gid, e) for gid, e in ring if e.project_id != project_id]
+                ring.clear()
+                ring.extend(kept)
 
     # -- readers -------------------------------------------------------------
 

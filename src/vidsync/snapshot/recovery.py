@@ -42,6 +42,8 @@ class History(Protocol):
 
     def get_project(self, project_id: str) -> Project | None: ...
 
+    def list_projects(self) -> list[Project]: ...
+
     def save_snapshot(self, record: SnapshotRecord) -> None: ...
 
 
@@ -50,13 +52,19 @@ Alive = Callable[[str | None], bool]
 
 def restore_progress(history: History, tracker: ProgressTracker) -> dict[str, int]:
     """Continue event ids where the journal ends, so no id is ever issued twice;
-    returns each project's last event id."""
+    returns each project's last event id. A deleted project keeps only its ids."""
     last_global = history.last_global_id()
     keep = tracker.ring_size
     tracker.restore_global(last_global, history.events_after(max(0, last_global - keep), keep))
     last_ids = history.last_event_ids()
+    existing = {project.id for project in history.list_projects()}
     for project_id, last_id in last_ids.items():
-        tracker.restore(project_id, last_id, history.recent_events(project_id, tracker.ring_size))
+        if project_id in existing:
+            recent = history.recent_events(project_id, tracker.ring_size)
+            tracker.restore(project_id, last_id, recent)
+        else:
+            tracker.restore(project_id, last_id, [])
+            tracker.forget(project_id)
     return last_ids
 
 

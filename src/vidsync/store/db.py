@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots(project_id, started_at);
 -- Every progress event, so ids continue after a restart and Last-Event-ID resume
 -- works for events from before it. Not tied to projects: ids are never reused,
--- even after a project is deleted and its id (impossibly) comes back.
+-- even after a project is deleted and its id (impossibly) comes back (a deleted
+-- project's log keeps its last event: ``_THIN_DELETED``).
 CREATE TABLE IF NOT EXISTS progress_events (
     project_id TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -63,6 +65,21 @@ CREATE TABLE IF NOT EXISTS progress_events (
 CREATE INDEX IF NOT EXISTS progress_events_by_snapshot ON progress_events(snapshot_id, id);
 -- The agent-wide order: the next global id, and what sibling processes read after one.
 CREATE INDEX IF NOT EXISTS progress_events_by_global ON progress_events(global_id);
+-- Deleted projects, in order: sibling processes forget them (``deleted_after``)
+-- and their progress log is thinned after the retention time (``compact_events``).
+CREATE TABLE IF NOT EXISTS deleted_projects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id TEXT NOT NULL,
+    deleted_at REAL NOT NULL,
+    events_compacted INTEGER NOT NULL DEFAULT 0
+);
+-- The slots of running batch snapshots, agent-wide (``VIDSYNC_BATCH_CONCURRENCY``):
+-- held by a live owner process until its snapshot ends.
+CREATE TABLE IF NOT EXISTS batch_slots (
+    project_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    snapshot_id TEXT
+) WITHOUT ROWID;
 -- The first paths a snapshot left out (bounded by the pipeline), in walk order.
 CREATE TABLE IF NOT EXISTS snapshot_skipped (
     snapshot_id TEXT NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
@@ -96,6 +113,15 @@ WHERE snapshot_id = ?1
     SELECT MIN(id) FROM progress_events WHERE snapshot_id = ?1
     GROUP BY json_extract(body, '$.stepNumber'), json_extract(body, '$.queued'))
   AND id != (SELECT MAX(id) FROM progress_events WHERE snapshot_id = ?1)
+"""
+
+# What a deleted project's progress log keeps: its last event. Ids come from the
+# log's maxima (``journal_event``): its own last id, and so the agent-wide last
+# id whenever that is one of its events, so no id is ever issued again.
+_THIN_DELETED = """
+DELETE FROM progress_events
+WHERE project_id = ?1
+  AND id < (SELECT MAX(id) FROM progress_events WHERE project_id = ?1)
 """
 
 # At most one running snapshot per project, whichever process started it.
@@ -133,6 +159,17 @@ class Database:
             have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] < 1:
+            # Projects deleted before deletions were recorded: their log is thinned
+            # one retention time from now (``compact_events``).
+            self._conn.execute(
+                "INSERT INTO deleted_projects (project_id, deleted_at) "
+                "SELECT DISTINCT project_id, ? FROM progress_events "
+                "WHERE project_id NOT IN (SELECT id FROM projects) "
+                "AND project_id NOT IN (SELECT project_id FROM deleted_projects)",
+                (time.time(),),
+            )
+            self._conn.execute("PRAGMA user_version = 1")
         try:
             self._conn.execute(_ONE_RUNNING)
         except sqlite3.IntegrityError:
@@ -196,10 +233,25 @@ class Database:
         )
         return [_project(r) for r in rows]
 
-    def delete_project(self, project_id: str) -> bool:
+    def delete_project(self, project_id: str, deleted_at: float = 0.0) -> bool:
+        """Delete the project and its snapshot records; ``deleted_at`` (epoch seconds)
+        is recorded for the processes sharing the database (``deleted_after``)."""
         with self._tx() as conn:
             cur = conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
-            return cur.rowcount > 0
+            if cur.rowcount == 0:
+                return False
+            conn.execute("INSERT INTO deleted_projects (project_id, deleted_at) VALUES (?, ?)",
+                         (project_id, deleted_at))
+            return True
+
+    def deleted_after(self, seq: int) -> list[tuple[int, str]]:
+        """The projects deleted after deletion number ``seq``: (number, project id)."""
+        rows = self._query(
+            "SELECT seq, project_id FROM deleted_projects WHERE seq > ? ORDER BY seq", (seq,))
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def last_deletion(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM deleted_projects")[0][0])
 
     # -- snapshots -----------------------------------------------------------
 
@@ -294,6 +346,50 @@ class Database:
                 (record.state.value, record.error, record.finished_at, record.id, owner),
             )
             return cur.rowcount > 0
+
+    # -- batch slots ---------------------------------------------------------------
+
+    def _live_slots(self, alive: Callable[[str | None], bool]) -> tuple[list[str], list[str]]:
+        """The projects holding a batch slot, and the rows of dead owners (free again)."""
+        live: list[str] = []
+        dead: list[str] = []
+        for project_id, owner in self._conn.execute("SELECT project_id, owner FROM batch_slots"):
+            (live if alive(owner) else dead).append(str(project_id))
+        return live, dead
+
+    def take_batch_slot(
+        self, project_id: str, snapshot_id: str | None, owner: str, limit: int,
+        alive: Callable[[str | None], bool],
+    ) -> bool:
+        """Hold one of the ``limit`` agent-wide batch slots for ``owner``'s snapshot
+        of the project, if one is free: True if taken. A dead owner's slots are free."""
+        with self._lock:
+            live, _ = self._live_slots(alive)  # a read first: a full table writes nothing
+            if len(live) >= limit:
+                return False
+            with self._tx() as conn:
+                live, dead = self._live_slots(alive)
+                conn.executemany("DELETE FROM batch_slots WHERE project_id = ?",
+                                 ((p,) for p in dead))
+                if len(live) >= limit or project_id in live:
+                    return False
+                conn.execute(
+                    "INSERT INTO batch_slots (project_id, owner, snapshot_id) VALUES (?, ?, ?)",
+                    (project_id, owner, snapshot_id),
+                )
+            return True
+
+    def bind_batch_slot(self, project_id: str, snapshot_id: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE batch_slots SET snapshot_id = ? WHERE project_id = ? AND owner = ?",
+                (snapshot_id, project_id, owner),
+            )
+
+    def release_batch_slot(self, project_id: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM batch_slots WHERE project_id = ? AND owner = ?",
+                         (project_id, owner))
 
     def owner_of(self, snapshot_id: str) -> str | None:
         rows = self._query("SELECT owner FROM snapshots WHERE id = ?", (snapshot_id,))
@@ -417,8 +513,9 @@ class Database:
 
     def compact_events(self, finished_before: float) -> int:
         """Thin the progress log of the snapshots that ended before ``finished_before``
-        (epoch seconds) and were not thinned yet (``_THIN_EVENTS``); how many
-        events went. Without it the log grows by every event of every snapshot.
+        (epoch seconds) and were not thinned yet (``_THIN_EVENTS``), and that of
+        the projects deleted before it (``_THIN_DELETED``); how many events went.
+        Without it the log grows by every event of every snapshot.
 
         Call it with the retention time behind now: until then a client may still
         resume from any event of a finished snapshot, and sibling processes may
@@ -432,6 +529,15 @@ class Database:
                 removed += conn.execute(_THIN_EVENTS, (snapshot_id,)).rowcount
                 conn.execute("UPDATE snapshots SET events_compacted = 1 WHERE id = ?",
                              (snapshot_id,))
+            deleted = list(conn.execute(
+                "SELECT seq, project_id FROM deleted_projects "
+                "WHERE deleted_at < ? AND events_compacted = 0", (finished_before,)))
+            for seq, project_id in deleted:
+                if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone():
+                    continue  # its id came back: its snapshots are thinned as usual
+                removed += conn.execute(_THIN_DELETED, (project_id,)).rowcount
+                conn.execute("UPDATE deleted_projects SET events_compacted = 1 WHERE seq = ?",
+                             (seq,))
         return removed
 
     def snapshot_events(self, snapshot_id: str) -> list[ProgressEvent]:
