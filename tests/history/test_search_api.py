@@ -1,5 +1,5 @@
 """GET files-search through a real agent: the whole snapshot, not only a tree level.
-Also the Python client's search_files."""
+Also the Python client's search_files and ``vidsync find``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from history.test_browse_diff import get, snapshot
 from support.agent import AgentProcess
 from support.trees import make_tree
+from vidsync.cli.main import main
 from vidsync.client import AgentClient, BadRequestError, NotFoundError
 
 
@@ -140,3 +141,27 @@ def test_client_searches_files(agent: AgentProcess, project: str) -> None:
         assert bad.value.field == "q"
         with pytest.raises(NotFoundError):
             api.search_files("proj-nope", "x")
+
+
+def test_vidsync_find_prints_the_matching_paths(
+    agent: AgentProcess, project: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--agent", agent.url]
+    assert main(["find", project, "SH010", *url]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "editorial/deep/er/still/Final_SH010_cut.mov",
+        "shots/sh010/",
+        "shots/sh010/comp/sh010_notes.txt",
+        "shots/sh010/comp/v003/SH010_comp_v003.####.exr  1001-1010 (10 frames)",
+    ]
+    assert err == "4 matches\n"
+    assert main(["find", project, "notes", "--limit", "2", *url]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2 and err == "first 2 of 7 matches: refine the search\n"
+    assert main(["find", project, "nothing-like-this", *url]) == 1
+    assert capsys.readouterr().err == "0 matches\n"
+    assert main(["find", project, "cut.mov", "--json", *url]) == 0
+    assert '"total": 1' in capsys.readouterr().out
+    assert main(["find", project, "x", "--limit", "0", *url]) != 0
+    assert "limit" in capsys.readouterr().err
