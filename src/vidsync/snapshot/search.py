@@ -10,13 +10,20 @@ frames never match one by one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidsync.snapshot.sequences import is_frame_file, sequence_node, split_sequences
+from vidsync.snapshot.sequences import (
+    FRAME_EXTENSIONS,
+    is_frame_file,
+    sequence_node,
+    split_sequences,
+)
 
 Entry = dict[str, Any]
+_digit = re.compile("[0-9]").search
 
 
 @dataclass
@@ -32,12 +39,14 @@ class SearchResult:
         return self.total > self.matches
 
 
-@dataclass
+@dataclass(slots=True)
 class _Folder:
     prefix: str  # the folder's path + "/" ("" for the top)
     node: Entry  # its tree node; ``children`` grows as matches are found
     shown: bool = False  # already linked into its parent's children
     frames: list[Entry] = field(default_factory=list)  # frame files, until it closes
+    files: int = 0  # files below it, so far (written to the node when it closes)
+    bytes: int = 0
 
 
 class _Search:
@@ -73,22 +82,31 @@ class _Search:
                 child.shown = True
 
     def entry(self, entry: Entry) -> None:
-        path, name = entry["path"], entry["name"]
-        while len(self.stack) > 1 and not path.startswith(self.stack[-1].prefix):
-            self.close()
-        inner = self.stack[-1]
+        # Called once per manifest entry: kept lean (no helper calls on the way).
+        path = entry["path"]
+        stack = self.stack
+        inner = stack[-1]
+        if not path.startswith(inner.prefix):
+            while len(stack) > 1 and not path.startswith(stack[-1].prefix):
+                self.close()
+            inner = stack[-1]
+        name = entry["name"]
         if entry.get("isDirectory"):
             node = {**entry, "children": [], "totalBytes": 0, "fileCount": 0}
             folder = _Folder(path + "/", node)
-            self.stack.append(folder)
-            if self.matches(name, path):
+            stack.append(folder)
+            if self.needle in (path if self.by_path else name).casefold():
                 self.found(node, folder)
             return
-        inner.node["totalBytes"] += int(entry.get("size") or 0)
-        inner.node["fileCount"] += 1
-        if self.sequences and not entry.get("isSymlink") and is_frame_file(name):
-            inner.frames.append(entry)
-        elif self.matches(name, path):
+        inner.bytes += entry.get("size") or 0
+        inner.files += 1
+        if self.sequences and not entry.get("isSymlink"):
+            dot = name.rfind(".")
+            if (dot > 0 and name[dot + 1 :].lower() in FRAME_EXTENSIONS
+                    and (_digit(name, 0, dot) is not None or is_frame_file(name))):
+                inner.frames.append(entry)
+                return
+        if self.needle in (path if self.by_path else name).casefold():
             self.found(dict(entry), inner)
 
     def close(self) -> None:
@@ -99,9 +117,10 @@ class _Search:
             if len(done.node["children"]) > before:
                 done.node["children"].sort(key=lambda n: str(n["name"]))
         self.stack.pop()
+        done.node["totalBytes"], done.node["fileCount"] = done.bytes, done.files
         if self.stack:
-            self.stack[-1].node["totalBytes"] += done.node["totalBytes"]
-            self.stack[-1].node["fileCount"] += done.node["fileCount"]
+            self.stack[-1].bytes += done.bytes
+            self.stack[-1].files += done.files
 
     def flush_frames(self, folder: _Folder) -> None:
         frames, folder.frames = folder.frames, []
