@@ -132,6 +132,8 @@ FOLDERS = [
     [f"sh0{s}0_bg.{n:03d}.tif" for s in range(1, 4) for n in range(1, 4)],
     [f"r{n}x{n}.exr" for n in range(1, 4)],  # two runs of digits vary
     ["only.1001.exr", "other.2002.exr"],
+    [f"sh{n}_comp.1001.exr" for n in range(100, 104)],  # one width, but not the frame
+    [f"c.{n:04d}.exr" for n in (1, 2, 10, 999, 1000, 9999)],  # one run, sorted by number
 ]
 
 

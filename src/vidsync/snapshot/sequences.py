@@ -107,21 +107,25 @@ def find_sequences(names: Iterable[str]) -> tuple[list[Sequence], list[str]]:
 
 
 _NO_DIGITS = str.maketrans("", "", "0123456789-")
-_DIGITS = frozenset("0123456789")
 _ZEROS = str.maketrans("123456789", "000000000")
 
 
 def split_sequences(frame_names: Iterable[str]) -> tuple[list[Sequence], list[str]]:
     """What :func:`find_sequences` finds among names that are all ``is_frame_file``,
-    in less time on big trees (a search reads every folder): the frames of one
-    sequence differ only in digits, so names are grouped by their text without
-    digits first, and a group whose names differ in one run of digits of one width
-    (the usual padded frames) is read without fileseq's list scan. Any other group
-    goes to :func:`find_sequences`.
+    in less time on big trees (a search reads every folder). Names that differ only
+    in the digits where fileseq reads the frame number, all of one width (the usual
+    padded frames), are one sequence, read without fileseq's list scan: first the
+    whole folder, else each group of names that are equal without their digits (the
+    frames of one sequence differ only in digits). Any other group goes to
+    :func:`find_sequences`.
     """
+    names = list(dict.fromkeys(frame_names))
+    whole = _one_run(names) if len(names) > 1 else None
+    if whole is not None:  # the usual shot folder: one sequence and nothing else
+        return [whole], []
     groups: dict[str, list[str]] = {}
     rest: list[str] = []
-    for name in dict.fromkeys(frame_names):
+    for name in names:
         groups.setdefault(name.translate(_NO_DIGITS), []).append(name)
     found: list[Sequence] = []
     for group in groups.values():
@@ -139,34 +143,21 @@ def split_sequences(frame_names: Iterable[str]) -> tuple[list[Sequence], list[st
 
 
 def _one_run(names: list[str]) -> Sequence | None:
-    """The sequence of ``names`` if they differ only in one run of digits of one width
-    that fileseq reads as the frame number of the first name; else None."""
+    """The sequence of ``names`` if they differ only in the digits where fileseq reads
+    the frame number (one width, no sign); else None."""
     first = names[0]
-    width = len(first)
-    if any(len(n) != width for n in names):
+    span = _frame_span(first.translate(_ZEROS))
+    if span is None:
         return None
-    lo = _shared_head(names)
-    hi = width - _shared_head([n[::-1] for n in names])
-    while lo > 0 and first[lo - 1] in _DIGITS:
-        lo -= 1
-    while hi < width and first[hi] in _DIGITS:
-        hi += 1
-    if lo >= hi or any(not _DIGITS.issuperset(n[lo:hi]) for n in names):
+    lo, hi = span
+    head, tail, width = first[:lo], first[hi:], len(first)
+    if not all(len(n) == width and n.startswith(head) and n.endswith(tail) for n in names):
         return None
-    if _frame_span(first.translate(_ZEROS)) != (lo, hi):
+    members = sorted(names)  # one width: by name is by frame
+    digits = "".join(n[lo:hi] for n in members)
+    if not (digits.isascii() and digits.isdigit()):
         return None
-    members = sorted(names, key=lambda n: int(n[lo:hi]))
-    frames = [int(n[lo:hi]) for n in members]
-    return Sequence(f"{first[:lo]}{'#' * (hi - lo)}{first[hi:]}", frames, members)
-
-
-def _shared_head(names: list[str]) -> int:
-    """Length of the text all ``names`` start with (theirs and the extremes' alike)."""
-    low, high = min(names), max(names)
-    n = 0
-    while n < len(low) and low[n] == high[n]:
-        n += 1
-    return n
+    return Sequence(f"{head}{'#' * (hi - lo)}{tail}", [int(n[lo:hi]) for n in members], members)
 
 
 @lru_cache(maxsize=4096)
