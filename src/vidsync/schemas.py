@@ -206,12 +206,25 @@ class TreeNode(EntryBody):
     last_frame: int | None = None
     missing: str | None = Field(default=None, description="Sequence: absent frames, 1201-1203")
     missing_count: int | None = None
+    match: bool | None = Field(
+        default=None, description="Search: this entry matched (the others lead to one)"
+    )
 
 
 class Tree(Wire):
     snapshot: SnapshotBody
     path: str
     tree: list[TreeNode]
+
+
+class TreeSearch(Tree):
+    """The entries whose name contains ``query``, in the folders that lead to them."""
+
+    query: str
+    limit: int
+    matches: int = Field(description="matching nodes in ``tree`` (at most ``limit``)")
+    total: int = Field(description="all matching entries; a sequence counts once")
+    truncated: bool = Field(description="more entries matched than ``tree`` holds")
 
 
 class Change(Wire):

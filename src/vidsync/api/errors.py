@@ -80,7 +80,12 @@ def error_response(status: int, message: str, field: str | None = None,
 
 
 def _validation_message(err: dict[str, Any]) -> tuple[str, str | None]:
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    # The first item says where the input was (body, query...); a parameter may itself
+    # be called "path" (files-tree, files-search), so only that first item goes.
+    where_from = list(err.get("loc", ()))
+    if where_from and where_from[0] in ("body", "query", "path", "header", "cookie"):
+        where_from = where_from[1:]
+    loc = [str(p) for p in where_from]
     if err.get("type") == "json_invalid":
         # loc is the character offset where the parser gave up.
         where = f" at character {loc[0]}" if loc else ""

@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 from vidsync.api.errors import responses
 from vidsync.api.routing import api_router
 from vidsync.api.state import Agent, get_agent
-from vidsync.errors import Gone, Unavailable
+from vidsync.errors import Gone, InvalidInput, Unavailable
 from vidsync.models import SnapshotRecord, SnapshotState
-from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree
+from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree, TreeSearch
 from vidsync.snapshot.browse import open_entries, page, tree
 from vidsync.snapshot.diff import diff_entries
+from vidsync.snapshot.search import search
 from vidsync.storage.base import ManifestNotFound, StorageError
 
 router = api_router()
@@ -118,6 +119,56 @@ def files_tree(
     except StorageError as exc:
         raise _storage_error(exc) from None
     return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
+
+
+MAX_QUERY = 200
+SearchLimit = Annotated[int, Query(ge=1, le=5000, description="matches to return")]
+
+
+@router.get(
+    "/projects/{projectId}/files-search",
+    summary="Entries of a snapshot whose name contains q, as a pruned tree",
+    response_model=TreeSearch,
+    responses={**MANIFEST_ERRORS, **responses(400)},
+)
+def files_search(
+    projectId: str,
+    agent: AgentDep,
+    q: Annotated[str, Query(
+        min_length=1, max_length=MAX_QUERY,
+        description="text to find in names, case-insensitive; with a / it matches paths",
+    )],
+    path: Annotated[
+        str, Query(max_length=4096, description="folder to search in; empty = all")
+    ] = "",
+    limit: SearchLimit = 500,
+    snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
+    sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
+) -> dict[str, Any]:
+    query = q.strip()
+    if not query:
+        raise InvalidInput("q is only spaces: give the text to find", "q")
+    project = agent.project(projectId)
+    record = agent.snapshot(project, snapshotId) if snapshotId else agent.latest_completed(project)
+    url = agent.manifest_url(record)
+    try:
+        _, entries = open_entries(agent.store, url)
+        try:
+            found = search(entries, query, path, limit, sequences)
+        finally:
+            entries.close()  # type: ignore[attr-defined]
+    except StorageError as exc:
+        raise _storage_error(exc) from None
+    return {
+        "snapshot": record.to_json(),
+        "path": path.strip("/"),
+        "query": query,
+        "limit": limit,
+        "tree": found.tree,
+        "matches": found.matches,
+        "total": found.total,
+        "truncated": found.truncated,
+    }
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""``vidsync projects``, ``vidsync history PROJECT``, ``vidsync diff PROJECT A B``."""
+"""``vidsync projects``, ``vidsync history PROJECT``, ``vidsync diff PROJECT A B``,
+``vidsync find PROJECT TEXT``."""
 
 from __future__ import annotations
 
@@ -174,3 +175,41 @@ async def diff(url: str, project: str, a: str, b: str, *, as_json: bool) -> int:
     return 0
 
 
+
+
+def _found_lines(nodes: list[dict[str, Any]]) -> list[str]:
+    """One line per matching node of a search answer, depth first."""
+    lines: list[str] = []
+    for node in nodes:
+        if node.get("match"):
+            if node.get("type") == "sequence":
+                lines.append(f"{node['path']}  {node['frames']} "
+                             f"({_plural(int(node['fileCount']), 'frame')})")
+            else:
+                lines.append(node["path"] + ("/" if node["isDirectory"] else ""))
+        if node.get("type") != "sequence":
+            lines.extend(_found_lines(node.get("children") or []))
+    return lines
+
+
+async def find(url: str, project: str, text: str, *, limit: int, snapshot: str | None,
+               as_json: bool) -> int:
+    """Paths in a snapshot whose name contains ``text``; exit 1 when none does (as grep)."""
+    async with AsyncAgentClient(url) as agent:
+        try:
+            project_id = (await resolve_project(agent, project))["projectId"]
+            found = await agent.search_files(project_id, text, limit=limit,
+                                             snapshot_id=snapshot)
+        except AgentError as exc:
+            return report_error(exc)
+    if as_json:
+        _print_json(found)
+    else:
+        for line in _found_lines(found["tree"]):
+            sys.stdout.write(line + "\n")
+        total = found["total"]
+        matches = f"{total:,} {'match' if total == 1 else 'matches'}"
+        if found["truncated"]:
+            matches = f"first {found['matches']:,} of {matches}: refine the search"
+        sys.stderr.write(matches + "\n")
+    return 0 if found["total"] else 1

@@ -98,6 +98,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
                                        as_json=args.json))
 
 
+def cmd_find(args: argparse.Namespace) -> int:
+    import anyio
+
+    from vidsync.cli import listing
+
+    return anyio.run(functools.partial(listing.find, args.agent, args.project, args.text,
+                                       limit=args.limit, snapshot=args.snapshot,
+                                       as_json=args.json))
+
+
 def _agent_option(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument(
         "--agent",
@@ -157,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--json", action="store_true", help="print JSON")
     _agent_option(diff, agent_url)
     diff.set_defaults(func=cmd_diff)
+
+    find = sub.add_parser("find", help="files and folders of a snapshot whose name contains TEXT")
+    find.add_argument("project", help="project id, name or folder")
+    find.add_argument("text", help="text to find, case-insensitive; with a / it matches paths")
+    find.add_argument("--limit", type=int, default=500, help="at most this many (500, max 5000)")
+    find.add_argument("--snapshot", metavar="ID", help="this snapshot (default: the latest)")
+    find.add_argument("--json", action="store_true", help="print the agent's JSON answer")
+    _agent_option(find, agent_url)
+    find.set_defaults(func=cmd_find)
     return parser
 
 

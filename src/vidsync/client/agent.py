@@ -21,6 +21,7 @@ from vidsync.client.types import (
     SnapshotInfo,
     SnapshotPage,
     Started,
+    TreeSearch,
 )
 from vidsync.models import ProgressEvent
 from vidsync.settings import default_agent_url
@@ -200,6 +201,21 @@ class AsyncAgentClient:
             params["depth"] = depth
         url = f"{API}/projects/{_pid(project_id)}/files-tree"
         return cast(dict[str, Any], await self.request("GET", url, params=params))
+
+    async def search_files(
+        self, project_id: str, query: str, *, path: str = "", limit: int = 500,
+        snapshot_id: str | None = None, sequences: bool = True,
+    ) -> TreeSearch:
+        """Entries whose name contains ``query`` (case-insensitive; with a "/" it matches
+        paths) in the latest completed snapshot or ``snapshot_id``, as a pruned tree.
+        At most ``limit`` matches; ``truncated`` says when there were more (``total``)."""
+        params: dict[str, str | int] = {
+            "q": query, "path": path, "limit": limit, "sequences": str(sequences).lower(),
+        }
+        if snapshot_id is not None:
+            params["snapshotId"] = snapshot_id
+        url = f"{API}/projects/{_pid(project_id)}/files-search"
+        return cast(TreeSearch, await self.request("GET", url, params=params))
 
     async def batch(self, project_ids: list[str]) -> BatchResult:
         """Snapshots of several projects; unknown ids come back in ``errors``."""

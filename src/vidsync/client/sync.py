@@ -98,6 +98,7 @@ class AgentClient:
     diff = _blocking(AsyncAgentClient.diff)
     files = _blocking(AsyncAgentClient.files)
     files_tree = _blocking(AsyncAgentClient.files_tree)
+    search_files = _blocking(AsyncAgentClient.search_files)
     batch = _blocking(AsyncAgentClient.batch)
     progress = _blocking(AsyncAgentClient.progress)
     request = _blocking(AsyncAgentClient.request)

@@ -100,6 +100,20 @@ class SnapshotPage(TypedDict):
     nextOffset: int | None
 
 
+class TreeSearch(TypedDict):
+    """Entries of a snapshot whose name contains ``query``, in the folders that lead
+    to them (nodes as in the files tree; the matching ones have ``match: true``)."""
+
+    snapshot: SnapshotInfo
+    path: str
+    query: str
+    limit: int
+    tree: list[dict[str, Any]]
+    matches: int
+    total: int
+    truncated: bool
+
+
 # Functional form because "from" is a Python keyword.
 Change = TypedDict(
     "Change",

@@ -7,8 +7,10 @@ keeps one entry per file; sequences exist only in what is shown (tree, diff).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from fileseq.filesequence import FileSequence
@@ -24,10 +26,16 @@ FRAME_EXTENSIONS = frozenset({
 })
 
 
+_ASCII_DIGIT = re.compile("[0-9]").search
+
+
 def is_frame_file(name: str) -> bool:
     """A name with a frame format's extension and a digit in it."""
     stem, dot, ext = name.rpartition(".")
-    return bool(dot) and ext.lower() in FRAME_EXTENSIONS and any(c.isdigit() for c in stem)
+    if not dot or ext.lower() not in FRAME_EXTENSIONS:
+        return False
+    # the regex first: a search calls this for every file of a tree
+    return _ASCII_DIGIT(stem) is not None or any(c.isdigit() for c in stem)
 
 
 @dataclass
@@ -96,6 +104,79 @@ def find_sequences(names: Iterable[str]) -> tuple[list[Sequence], list[str]]:
         name = f"{seq.basename()}{'#' * max(1, seq.zfill())}{seq.extension()}"
         found.append(Sequence(name, frames, members, str(seq)))
     return found, list(pending)
+
+
+_NO_DIGITS = str.maketrans("", "", "0123456789-")
+_ZEROS = str.maketrans("123456789", "000000000")
+
+
+def split_sequences(frame_names: Iterable[str]) -> tuple[list[Sequence], list[str]]:
+    """What :func:`find_sequences` finds among names that are all ``is_frame_file``,
+    in less time on big trees (a search reads every folder). Names that differ only
+    in the digits where fileseq reads the frame number, all of one width (the usual
+    padded frames), are one sequence, read without fileseq's list scan: first the
+    whole folder, else each group of names that are equal without their digits (the
+    frames of one sequence differ only in digits). Any other group goes to
+    :func:`find_sequences`.
+    """
+    names = list(dict.fromkeys(frame_names))
+    whole = _one_run(names) if len(names) > 1 else None
+    if whole is not None:  # the usual shot folder: one sequence and nothing else
+        return [whole], []
+    groups: dict[str, list[str]] = {}
+    rest: list[str] = []
+    for name in names:
+        groups.setdefault(name.translate(_NO_DIGITS), []).append(name)
+    found: list[Sequence] = []
+    for group in groups.values():
+        if len(group) < 2:
+            rest.extend(group)
+            continue
+        quick = _one_run(group)
+        if quick is not None:
+            found.append(quick)
+            continue
+        seqs, left = find_sequences(group)
+        found.extend(seqs)
+        rest.extend(left)
+    return found, rest
+
+
+def _one_run(names: list[str]) -> Sequence | None:
+    """The sequence of ``names`` if they differ only in the digits where fileseq reads
+    the frame number (one width, no sign); else None."""
+    first = names[0]
+    span = _frame_span(first.translate(_ZEROS))
+    if span is None:
+        return None
+    lo, hi = span
+    head, tail, width = first[:lo], first[hi:], len(first)
+    if not all(len(n) == width and n.startswith(head) and n.endswith(tail) for n in names):
+        return None
+    members = sorted(names)  # one width: by name is by frame
+    digits = "".join(n[lo:hi] for n in members)
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return Sequence(f"{head}{'#' * (hi - lo)}{tail}", [int(n[lo:hi]) for n in members], members)
+
+
+@lru_cache(maxsize=4096)
+def _frame_span(shape: str) -> tuple[int, int] | None:
+    """Where fileseq reads the frame number in a name whose digits are all 0.
+
+    fileseq's parse (an ANTLR grammar, ~2 ms a name) depends on where the digits
+    are, not on their values, so a whole tree of shots has a handful of shapes.
+    """
+    try:
+        parsed = FileSequence(shape)
+    except Exception:  # fileseq's parse errors vary by version: find_sequences decides
+        return None
+    if parsed.frameSet() is None:
+        return None
+    lo, hi = len(parsed.basename()), len(shape) - len(parsed.extension())
+    if parsed.zfill() != hi - lo or shape[lo:hi] != "0" * (hi - lo):
+        return None
+    return lo, hi
 
 
 def group_files(nodes: list[Entry], folder: str) -> list[Entry]:

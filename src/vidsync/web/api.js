@@ -55,6 +55,12 @@ export const filesTree = (id, path = "", snapshotId = null) =>
     `${project(id)}/files-tree?path=${encodeURIComponent(path)}&depth=1` +
       (snapshotId ? `&snapshotId=${encodeURIComponent(snapshotId)}` : ""),
   );
+export const searchFiles = (id, q, snapshotId = null, limit = 500) =>
+  request(
+    "GET",
+    `${project(id)}/files-search?q=${encodeURIComponent(q)}&limit=${limit}` +
+      (snapshotId ? `&snapshotId=${encodeURIComponent(snapshotId)}` : ""),
+  );
 export const diffSnapshots = (id, a, b, offset = 0, limit = 200) =>
   request(
     "GET",

@@ -31,7 +31,7 @@ export class ProjectPage {
     this.#root = root;
     this.#hub = hub;
     this.#q = (part) => root.querySelector(`[data-part="${part}"]`);
-    this.#tree = new FileTree(this.#q("tree"));
+    this.#tree = new FileTree(this.#q("tree"), { status: this.#q("tree-status") });
     this.#q("tree-filter").addEventListener("input", (e) => this.#tree.filter(e.target.value));
     this.#diff = new DiffView(this.#q("diff"), { onClose: () => this.#history.mark() });
     this.#history = new HistoryView(

@@ -3,8 +3,13 @@
 // reachable with Tab, with no arrow-key model to learn. An image sequence is one row
 // (name with #### for the frame number, range, missing frames) that expands to its
 // frames without another request: the agent sends them with the sequence.
+//
+// The filter searches the whole snapshot, not only the rows loaded so far: while
+// the user types, the loaded rows are filtered at once, and after a pause the agent
+// answers the matches from the whole manifest as a pruned tree, shown expanded in
+// place of the lazy one (which comes back, as it was, when the filter is cleared).
 
-import { filesTree } from "./api.js";
+import { filesTree, searchFiles } from "./api.js";
 import { el } from "./dom.js";
 import { count, dateTime, size } from "./format.js";
 
@@ -12,16 +17,35 @@ const isSequence = (node) => node.type === "sequence";
 const isFolder = (node) => Boolean(node.isDirectory);
 const files = (n) => `${count(n)} ${n === 1 ? "file" : "files"}`;
 const frames = (n) => `${count(n)} ${n === 1 ? "frame" : "frames"}`;
+const matches = (n) => `${count(n)} ${n === 1 ? "match" : "matches"}`;
+export const SEARCH_DELAY_MS = 250;
+
+/** The name as text nodes with the first occurrence of ``needle`` in a <mark>. */
+function highlighted(name, needle) {
+  const lower = name.toLowerCase();
+  const at = needle && lower.length === name.length ? lower.indexOf(needle) : -1;
+  if (at < 0) return [el("mark", { text: name })];
+  return [name.slice(0, at), el("mark", { text: name.slice(at, at + needle.length) }), name.slice(at + needle.length)]
+    .filter((part) => part !== "");
+}
 
 export class FileTree {
   #root;
   #projectId = null;
   #snapshotId = null;
   #filter = "";
+  #status;
+  #timer = null;
+  #searchId = 0; // rises with every keystroke: an older answer is dropped
+  #lazy = null; // the lazily loaded rows, kept while search results are shown
 
-  /** @param {HTMLElement} root a <ul> */
-  constructor(root) {
+  /**
+   * @param {HTMLElement} root a <ul>
+   * @param {{status?: HTMLElement}} parts an aria-live element for the search's count
+   */
+  constructor(root, { status } = {}) {
     this.#root = root;
+    this.#status = status ?? null;
     root.addEventListener("click", (e) => {
       const toggle = e.target.closest("button[data-toggle]");
       if (toggle) this.#toggle(toggle.closest("li[data-path]"));
@@ -37,17 +61,28 @@ export class FileTree {
     this.#snapshotId = snapshotId;
     const answer = await filesTree(projectId, "", snapshotId);
     if (this.#projectId !== projectId || this.#snapshotId !== snapshotId) return answer;
-    this.#root.replaceChildren(...this.#items(answer.tree, 0));
-    if (this.#filter) this.#applyFilter();
+    const items = this.#items(answer.tree, 0);
+    if (this.#lazy) {
+      // Showing search results: keep the new rows for later and search this snapshot.
+      this.#lazy = items;
+      this.#schedule(0);
+    } else {
+      this.#root.replaceChildren(...items);
+      if (this.#filter) this.#schedule(0);
+    }
     return answer;
   }
 
   clear() {
     this.#projectId = null;
+    this.#searchId += 1;
+    clearTimeout(this.#timer);
+    this.#lazy = null;
+    this.#say("");
     this.#root.replaceChildren();
   }
 
-  #items(nodes, level) {
+  #items(nodes, level, needle = null) {
     if (!nodes.length) {
       return [el("li", { class: "tree-empty", text: "This folder is empty." })];
     }
@@ -55,10 +90,10 @@ export class FileTree {
     const sorted = [...nodes].sort(
       (a, b) => Number(isFolder(b)) - Number(isFolder(a)) || (a.name < b.name ? -1 : 1),
     );
-    return sorted.map((node) => this.#item(node, level));
+    return sorted.map((node) => this.#item(node, level, needle));
   }
 
-  #item(node, level) {
+  #item(node, level, needle = null) {
     const folder = isFolder(node);
     const sequence = isSequence(node);
     const expandable = folder || sequence;
@@ -68,7 +103,9 @@ export class FileTree {
       "span",
       { class: "tree-name" },
       el("span", { class: `tree-icon icon-${folder ? "folder" : sequence ? "sequence" : "file"}`, "aria-hidden": "true" }),
-      el("span", { class: "tree-label", text: node.name, title: node.path }),
+      needle !== null && node.match
+        ? el("span", { class: "tree-label", title: node.path }, ...highlighted(node.name, needle))
+        : el("span", { class: "tree-label", text: node.name, title: node.path }),
     );
     if (sequence) {
       name.append(el("span", { class: "tree-frames", dataset: { part: "frames" }, text: node.frames }));
@@ -101,7 +138,13 @@ export class FileTree {
       { dataset: { path: node.path, name: node.name.toLowerCase(), kind, level: String(level) } },
       rowEl,
     );
-    if (expandable) {
+    if (needle !== null && node.match) item.dataset.match = "";
+    if (folder && needle !== null && node.children?.length) {
+      // A search answer: the folder leads to matches, shown open (only those).
+      item.dataset.loaded = "true";
+      label.setAttribute("aria-expanded", "true");
+      item.append(el("ul", {}, ...this.#items(node.children, level + 1, needle)));
+    } else if (expandable) {
       item.dataset.loaded = "false";
       item.append(el("ul", { hidden: true }));
     }
@@ -109,14 +152,77 @@ export class FileTree {
     return item;
   }
 
-  /** Show only rows whose name contains ``text`` (and the folders that lead to them). */
+  /**
+   * Show only what contains ``text``: the loaded rows at once, then (after a pause
+   * in typing) every match in the snapshot, from the agent. "" brings the tree back.
+   */
   filter(text) {
-    this.#filter = text.trim().toLowerCase();
-    this.#applyFilter();
+    this.#filter = text.trim();
+    const needle = this.#filter.toLowerCase();
+    // A "/" searches paths: the loaded names cannot say, so wait for the agent.
+    if (!needle.includes("/")) this.#applyFilter(needle);
+    this.#schedule(this.#filter ? SEARCH_DELAY_MS : 0);
   }
 
-  #applyFilter() {
-    const needle = this.#filter;
+  #schedule(delay) {
+    clearTimeout(this.#timer);
+    const id = ++this.#searchId;
+    if (!this.#filter) {
+      this.#endSearch();
+      return;
+    }
+    this.#timer = setTimeout(() => this.#search(id), delay);
+  }
+
+  async #search(id) {
+    const query = this.#filter;
+    const projectId = this.#projectId;
+    if (!projectId) return;
+    this.#root.setAttribute("aria-busy", "true");
+    let answer;
+    try {
+      answer = await searchFiles(projectId, query, this.#snapshotId);
+    } catch (err) {
+      if (id !== this.#searchId) return;
+      this.#root.removeAttribute("aria-busy");
+      this.#say(`Cannot search the snapshot: ${err.message}`, "error");
+      return;
+    }
+    if (id !== this.#searchId || projectId !== this.#projectId) return; // typed on meanwhile
+    this.#root.removeAttribute("aria-busy");
+    if (!this.#lazy) this.#lazy = [...this.#root.children];
+    const needle = query.toLowerCase();
+    this.#root.replaceChildren(
+      ...(answer.total === 0
+        ? [el("li", { class: "tree-empty", dataset: { part: "no-match" }, text: `No file or folder matches '${query}'` })]
+        : this.#items(answer.tree, 0, needle)),
+    );
+    this.#root.dataset.filtered = "true";
+    this.#root.dataset.search = query;
+    if (answer.total === 0) this.#say(`No file or folder matches '${query}'`, "none");
+    else if (answer.truncated) {
+      this.#say(`first ${count(answer.matches)} of ${matches(answer.total)} — refine the search`, "truncated");
+    } else this.#say(matches(answer.total), "all");
+  }
+
+  #endSearch() {
+    this.#root.removeAttribute("aria-busy");
+    delete this.#root.dataset.search;
+    if (this.#lazy) {
+      this.#root.replaceChildren(...this.#lazy);
+      this.#lazy = null;
+    }
+    this.#applyFilter("");
+    this.#say("");
+  }
+
+  #say(text, state = "") {
+    if (!this.#status) return;
+    this.#status.textContent = text;
+    this.#status.dataset.state = state;
+  }
+
+  #applyFilter(needle) {
     let shown = 0;
     const visit = (item) => {
       const children = [...(item.querySelector(":scope > ul")?.children ?? [])].filter((c) => c.dataset.path);
@@ -154,7 +260,7 @@ export class FileTree {
       const answer = await filesTree(this.#projectId, item.dataset.path, this.#snapshotId);
       group.replaceChildren(...this.#items(answer.tree, level));
       item.dataset.loaded = "true";
-      if (this.#filter) this.#applyFilter();
+      if (this.#filter && !this.#root.dataset.search) this.#applyFilter(this.#filter.toLowerCase());
     } catch (err) {
       group.replaceChildren(el("li", { class: "tree-empty tree-error", text: `Cannot load this folder: ${err.message}` }));
       item.dataset.loaded = "false";
