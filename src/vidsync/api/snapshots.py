@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -13,10 +14,12 @@ from vidsync.api.state import Agent, get_agent
 from vidsync.errors import Gone, InvalidInput, Unavailable
 from vidsync.models import SnapshotRecord, SnapshotState
 from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree, TreeSearch
-from vidsync.snapshot.browse import open_entries, page, tree
+from vidsync.snapshot.browse import Entry, open_entries, page, tree
 from vidsync.snapshot.diff import diff_entries
 from vidsync.snapshot.search import search
 from vidsync.storage.base import ManifestNotFound, StorageError
+
+T = TypeVar("T")
 
 router = api_router()
 AgentDep = Annotated[Agent, Depends(get_agent)]
@@ -107,18 +110,29 @@ def files_tree(
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
     sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
 ) -> dict[str, Any]:
-    project = agent.project(projectId)
-    record = agent.snapshot(project, snapshotId) if snapshotId else agent.latest_completed(project)
-    url = agent.manifest_url(record)
+    record = _chosen(agent, projectId, snapshotId)
+    nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences))
+    return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
+
+
+def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotRecord:
+    """The snapshot asked for, else the project's latest completed one."""
+    project = agent.project(project_id)
+    if snapshot_id:
+        return agent.snapshot(project, snapshot_id)
+    return agent.latest_completed(project)
+
+
+def _read(agent: Agent, record: SnapshotRecord, use: Callable[[Iterator[Entry]], T]) -> T:
+    """``use`` on the record's manifest entries, read as a stream."""
     try:
-        _, entries = open_entries(agent.store, url)
+        _, entries = open_entries(agent.store, agent.manifest_url(record))
         try:
-            nodes = tree(entries, path, depth, sequences)
+            return use(entries)
         finally:
             entries.close()  # type: ignore[attr-defined]
     except StorageError as exc:
         raise _storage_error(exc) from None
-    return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
 
 
 MAX_QUERY = 200
@@ -148,17 +162,8 @@ def files_search(
     query = q.strip()
     if not query:
         raise InvalidInput("q is only spaces: give the text to find", "q")
-    project = agent.project(projectId)
-    record = agent.snapshot(project, snapshotId) if snapshotId else agent.latest_completed(project)
-    url = agent.manifest_url(record)
-    try:
-        _, entries = open_entries(agent.store, url)
-        try:
-            found = search(entries, query, path, limit, sequences)
-        finally:
-            entries.close()  # type: ignore[attr-defined]
-    except StorageError as exc:
-        raise _storage_error(exc) from None
+    record = _chosen(agent, projectId, snapshotId)
+    found = _read(agent, record, lambda entries: search(entries, query, path, limit, sequences))
     return {
         "snapshot": record.to_json(),
         "path": path.strip("/"),
