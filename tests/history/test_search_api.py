@@ -3,6 +3,7 @@ Also the Python client's search_files and ``vidsync find``."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,8 @@ import httpx
 import pytest
 
 from history.test_browse_diff import get, snapshot
-from support.agent import AgentProcess
-from support.trees import make_tree
+from support.agent import AgentProcess, wait_until
+from support.trees import make_flat_tree, make_tree
 from vidsync.cli.main import main
 from vidsync.client import AgentClient, BadRequestError, NotFoundError
 
@@ -165,3 +166,29 @@ def test_vidsync_find_prints_the_matching_paths(
     assert '"total": 1' in capsys.readouterr().out
     assert main(["find", project, "x", "--limit", "0", *url]) != 0
     assert "limit" in capsys.readouterr().err
+
+
+def abandoned(agent: AgentProcess, route: str) -> float:
+    text = httpx.get(f"{agent.url}/metrics").text
+    key = f'vidsync_manifest_reads_abandoned_total{{route="{route}"}} '
+    return sum(float(line[len(key):]) for line in text.splitlines() if line.startswith(key))
+
+
+def test_a_search_whose_client_left_stops_instead_of_reading_on(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    # The web filter asks again as the user types: on a big manifest each answer
+    # takes seconds, and answers nobody waits for must not pile up on the agent.
+    root = make_flat_tree(tmp_path / "big", 30_000, per_dir=1000)
+    pid: str = httpx.post(f"{agent.url}/api/v1/projects",
+                          json={"localPath": str(root)}).json()["projectId"]
+    snapshot(agent, pid)
+    assert abandoned(agent, "files-search") == 0
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", agent.port)) as sock:
+            sock.sendall(f"GET /api/v1/projects/{pid}/files-search?q=nothing-like-it HTTP/1.1\r\n"
+                         f"Host: 127.0.0.1:{agent.port}\r\n\r\n".encode())
+        # closed before any answer
+    wait_until(lambda: abandoned(agent, "files-search") == 3, timeout=30)
+    # A client that waits still gets its answer.
+    assert get(agent, f"/api/v1/projects/{pid}/files-search", q="f00001")["total"] == 10

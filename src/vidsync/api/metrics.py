@@ -121,6 +121,13 @@ class AgentMetrics:
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
+        self.abandoned = Counter(
+            "vidsync_manifest_reads_abandoned",
+            "Tree, search and diff requests stopped before the end of the manifest "
+            "because their client left, by route.",
+            ["route"],
+            registry=reg,
+        )
         self.fallback_seconds = Histogram(
             "vidsync_client_fallback_seconds",
             "Clients' time from losing the stream to polling, as they report it.",
@@ -296,6 +303,13 @@ def get_metrics(request: Request) -> AgentMetrics:
 
 
 MetricsDep = Annotated[AgentMetrics, Depends(get_metrics)]
+
+
+def count_abandoned(request: Request, route: str) -> None:
+    """A manifest read stopped because its client left (``vidsync_manifest_reads_abandoned``)."""
+    metrics: AgentMetrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.abandoned.labels(route=route).inc()
 
 
 def frame_hook(request: Request) -> FrameHook | None:

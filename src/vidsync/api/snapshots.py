@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query
+import anyio
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from vidsync.api.errors import responses
+from vidsync.api.metrics import count_abandoned
 from vidsync.api.routing import api_router
 from vidsync.api.state import Agent, get_agent
 from vidsync.errors import Gone, InvalidInput, Unavailable
@@ -100,7 +104,8 @@ def files(
     response_model=Tree,
     responses=MANIFEST_ERRORS,
 )
-def files_tree(
+async def files_tree(
+    request: Request,
     projectId: str,
     agent: AgentDep,
     path: Annotated[
@@ -109,10 +114,13 @@ def files_tree(
     depth: Annotated[int | None, Query(ge=1, le=1000, description="levels to include")] = None,
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
     sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
-) -> dict[str, Any]:
-    record = _chosen(agent, projectId, snapshotId)
-    nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences))
-    return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
+) -> dict[str, Any] | Response:
+    def work(gone: Callable[[], bool]) -> dict[str, Any]:
+        record = _chosen(agent, projectId, snapshotId)
+        nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences), gone)
+        return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
+
+    return await _while_connected(request, "files-tree", work)
 
 
 def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotRecord:
@@ -123,16 +131,54 @@ def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotR
     return agent.latest_completed(project)
 
 
-def _read(agent: Agent, record: SnapshotRecord, use: Callable[[Iterator[Entry]], T]) -> T:
-    """``use`` on the record's manifest entries, read as a stream."""
+def _read(agent: Agent, record: SnapshotRecord, use: Callable[[Iterator[Entry]], T],
+          gone: Callable[[], bool]) -> T:
+    """``use`` on the record's manifest entries, read as a stream (``ClientLeft``
+    once ``gone()``)."""
     try:
         _, entries = open_entries(agent.store, agent.manifest_url(record))
         try:
-            return use(entries)
+            return use(_while(entries, gone))
         finally:
             entries.close()  # type: ignore[attr-defined]
     except StorageError as exc:
         raise _storage_error(exc) from None
+
+
+class ClientLeft(Exception):
+    """The client went away: the manifest read it asked for stops."""
+
+
+def _while(entries: Iterator[Entry], gone: Callable[[], bool]) -> Iterator[Entry]:
+    for i, entry in enumerate(entries):
+        if not i & 1023 and gone():
+            raise ClientLeft
+        yield entry
+
+
+async def _while_connected(
+    request: Request, route: str, work: Callable[[Callable[[], bool]], T]
+) -> T | Response:
+    """``work(gone)`` in a worker thread, where ``gone()`` turns True when the client
+    leaves. A read of a million-entry manifest takes seconds: the web filter asks
+    again as the user types, and answers nobody waits for must not pile up."""
+    left = threading.Event()
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        left.set()
+
+    # A bare task, not a task group: the work's own errors (404, 410...) must reach
+    # the error handlers as they are, not wrapped in an exception group.
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await anyio.to_thread.run_sync(work, left.is_set)
+    except ClientLeft:
+        count_abandoned(request, route)
+        return Response(status_code=499)  # nobody reads it
+    finally:
+        watcher.cancel()
 
 
 MAX_QUERY = 200
@@ -145,7 +191,8 @@ SearchLimit = Annotated[int, Query(ge=1, le=5000, description="matches to return
     response_model=TreeSearch,
     responses={**MANIFEST_ERRORS, **responses(400)},
 )
-def files_search(
+async def files_search(
+    request: Request,
     projectId: str,
     agent: AgentDep,
     q: Annotated[str, Query(
@@ -158,22 +205,27 @@ def files_search(
     limit: SearchLimit = 500,
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
     sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     query = q.strip()
     if not query:
         raise InvalidInput("q is only spaces: give the text to find", "q")
-    record = _chosen(agent, projectId, snapshotId)
-    found = _read(agent, record, lambda entries: search(entries, query, path, limit, sequences))
-    return {
-        "snapshot": record.to_json(),
-        "path": path.strip("/"),
-        "query": query,
-        "limit": limit,
-        "tree": found.tree,
-        "matches": found.matches,
-        "total": found.total,
-        "truncated": found.truncated,
-    }
+
+    def work(gone: Callable[[], bool]) -> dict[str, Any]:
+        record = _chosen(agent, projectId, snapshotId)
+        found = _read(agent, record,
+                      lambda entries: search(entries, query, path, limit, sequences), gone)
+        return {
+            "snapshot": record.to_json(),
+            "path": path.strip("/"),
+            "query": query,
+            "limit": limit,
+            "tree": found.tree,
+            "matches": found.matches,
+            "total": found.total,
+            "truncated": found.truncated,
+        }
+
+    return await _while_connected(request, "files-search", work)
 
 
 @router.get(
@@ -182,39 +234,33 @@ def files_search(
     response_model=DiffPage,
     responses=MANIFEST_ERRORS,
 )
-def diff(
+async def diff(
+    request: Request,
     projectId: str, a: str, b: str, agent: AgentDep, offset: Offset = 0, limit: Limit = 1000,
     moves: Annotated[bool, Query(description="report moves and renames as one change")] = True,
     sequences: Annotated[bool, Query(description="fold frame changes per sequence")] = True,
-) -> dict[str, Any]:
-    project = agent.project(projectId)
-    old, new = agent.snapshot(project, a), agent.snapshot(project, b)
-    old_url, new_url = agent.manifest_url(old), agent.manifest_url(new)
-    try:
-        _, old_entries = open_entries(agent.store, old_url)
-        try:
-            _, new_entries = open_entries(agent.store, new_url)
-            try:
-                result = diff_entries(old_entries, new_entries, moves=moves, sequences=sequences)
-            finally:
-                new_entries.close()  # type: ignore[attr-defined]
-        finally:
-            old_entries.close()  # type: ignore[attr-defined]
-    except StorageError as exc:
-        raise _storage_error(exc) from None
-    total = len(result.changes)
-    return {
-        "projectId": project.id,
-        "from": old.id,
-        "to": new.id,
-        "counts": result.counts,
-        "bytes": result.bytes_json(),
-        "changes": result.changes[offset : offset + limit],
-        "offset": offset,
-        "limit": limit,
-        "total": total,
-        "nextOffset": offset + limit if offset + limit < total else None,
-    }
+) -> dict[str, Any] | Response:
+    def work(gone: Callable[[], bool]) -> dict[str, Any]:
+        project = agent.project(projectId)
+        old, new = agent.snapshot(project, a), agent.snapshot(project, b)
+        result = _read(agent, old, lambda old_entries: _read(
+            agent, new, lambda new_entries: diff_entries(
+                old_entries, new_entries, moves=moves, sequences=sequences), gone), gone)
+        total = len(result.changes)
+        return {
+            "projectId": project.id,
+            "from": old.id,
+            "to": new.id,
+            "counts": result.counts,
+            "bytes": result.bytes_json(),
+            "changes": result.changes[offset : offset + limit],
+            "offset": offset,
+            "limit": limit,
+            "total": total,
+            "nextOffset": offset + limit if offset + limit < total else None,
+        }
+
+    return await _while_connected(request, "diff", work)
 
 
 class BatchRequest(BaseModel):

@@ -9,7 +9,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, signal = undefined) {
   let response;
   try {
     response = await fetch(path, {
@@ -17,8 +17,10 @@ async function request(method, path, body) {
       cache: "no-store",
       headers: body === undefined ? {} : { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
-  } catch {
+  } catch (err) {
+    if (err?.name === "AbortError") throw err; // the page gave up on it: not the agent's fault
     throw new ApiError(0, { detail: "The agent does not answer. Is it running?" });
   }
   if (response.status === 204) return null;
@@ -55,11 +57,14 @@ export const filesTree = (id, path = "", snapshotId = null) =>
     `${project(id)}/files-tree?path=${encodeURIComponent(path)}&depth=1` +
       (snapshotId ? `&snapshotId=${encodeURIComponent(snapshotId)}` : ""),
   );
-export const searchFiles = (id, q, snapshotId = null, limit = 500) =>
+/** ``signal``: abort it when the answer is no longer wanted; the agent then stops reading. */
+export const searchFiles = (id, q, snapshotId = null, limit = 500, signal = undefined) =>
   request(
     "GET",
     `${project(id)}/files-search?q=${encodeURIComponent(q)}&limit=${limit}` +
       (snapshotId ? `&snapshotId=${encodeURIComponent(snapshotId)}` : ""),
+    undefined,
+    signal,
   );
 export const diffSnapshots = (id, a, b, offset = 0, limit = 200) =>
   request(

@@ -37,6 +37,7 @@ export class FileTree {
   #status;
   #timer = null;
   #searchId = 0; // rises with every keystroke: an older answer is dropped
+  #inFlight = null; // the AbortController of the search request on its way
   #lazy = null; // the lazily loaded rows, kept while search results are shown
 
   /**
@@ -166,6 +167,10 @@ export class FileTree {
 
   #schedule(delay) {
     clearTimeout(this.#timer);
+    // The answer on its way is for older text: drop the request, so the agent
+    // stops reading a manifest for nobody (seconds on a million entries).
+    this.#inFlight?.abort();
+    this.#inFlight = null;
     const id = ++this.#searchId;
     if (!this.#filter) {
       this.#endSearch();
@@ -179,15 +184,18 @@ export class FileTree {
     const projectId = this.#projectId;
     if (!projectId) return;
     this.#root.setAttribute("aria-busy", "true");
+    const asked = (this.#inFlight = new AbortController());
     let answer;
     try {
-      answer = await searchFiles(projectId, query, this.#snapshotId);
+      answer = await searchFiles(projectId, query, this.#snapshotId, 500, asked.signal);
     } catch (err) {
-      if (id !== this.#searchId) return;
+      if (this.#inFlight === asked) this.#inFlight = null;
+      if (id !== this.#searchId || err?.name === "AbortError") return;
       this.#root.removeAttribute("aria-busy");
       this.#say(`Cannot search the snapshot: ${err.message}`, "error");
       return;
     }
+    if (this.#inFlight === asked) this.#inFlight = null;
     if (id !== this.#searchId || projectId !== this.#projectId) return; // typed on meanwhile
     this.#root.removeAttribute("aria-busy");
     if (!this.#lazy) this.#lazy = [...this.#root.children];
