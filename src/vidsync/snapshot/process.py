@@ -151,6 +151,7 @@ def _child(spec: _Spec, conn: Connection) -> None:
     threading.Thread(target=listen, daemon=True).start()
     if spec.settings.snapshot_nice:  # below the serving loop (and so are the walk workers)
         os.nice(spec.settings.snapshot_nice)
+
     def persist(result: SnapshotResult) -> None:
         send(("persist", result))
         problem = persisted.get()
