@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from vidsync.snapshot.browse import tree
@@ -90,3 +91,22 @@ def test_tree_shows_a_sequence_as_one_expandable_node() -> None:
     assert [n["name"] for n in level] == names
     plain = tree(iter(entries), root="shots/sh010", depth=1)
     assert len(plain) == 11 and all("type" not in n for n in plain)
+
+
+def test_a_folder_level_stops_reading_after_the_folder() -> None:
+    # Depth first, a folder's entries are one run: expanding "a" in a million-entry
+    # snapshot need not read what comes after it.
+    entries = [entry("a", directory=True), entry("a/b", directory=True), entry("a/b/x.mov", 5),
+               entry("a/y.mov", 2), entry("a-z", directory=True), entry("a-z/w.mov"),
+               entry("c", directory=True), entry("c/v.mov")]
+    read: list[str] = []
+
+    def counted() -> Iterator[dict[str, Any]]:
+        for e in entries:
+            read.append(e["path"])
+            yield e
+
+    level = tree(counted(), root="a", depth=1)
+    assert [(n["name"], n.get("fileCount")) for n in level] == [("b", 1), ("y.mov", None)]
+    assert read == ["a", "a/b", "a/b/x.mov", "a/y.mov", "a-z"]  # stopped at the first one past
+    assert [n["path"] for n in tree(iter(entries), root="c")] == ["c/v.mov"]  # the last folder

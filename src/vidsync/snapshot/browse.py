@@ -46,7 +46,9 @@ def tree(
     """Nest DFS-ordered entries into ``children`` lists below ``root`` ("" = top).
 
     Folders get ``totalBytes`` and ``fileCount`` of everything below them, even
-    beyond ``depth`` (so a collapsed folder still shows its size). With
+    beyond ``depth`` (so a collapsed folder still shows its size). Below a
+    ``root``, reading stops at the first entry past its folder: in depth-first
+    order a folder's entries are one run. With
     ``sequences``, frame files become one sequence node per sequence, folder by
     folder as each one closes.
     """
@@ -65,10 +67,14 @@ def tree(
             stack[-1][1]["totalBytes"] += done["totalBytes"]
             stack[-1][1]["fileCount"] += done["fileCount"]
 
+    inside = False
     for entry in entries:
         path = str(entry["path"])
         if prefix and not path.startswith(prefix):
+            if inside:  # depth first: the folder's entries are all behind us
+                break
             continue
+        inside = True
         while stack and not path.startswith(stack[-1][0]):
             close_folder()
         level = path.count("/") - base_depth
