@@ -147,3 +147,16 @@ def test_quick_sequence_split_answers_what_fileseq_answers() -> None:
 
     for names in FOLDERS:
         assert canon(split_sequences(names)) == canon(find_sequences(names)), names
+
+
+def test_a_search_in_one_folder_stops_reading_after_it() -> None:
+    read: list[str] = []
+
+    def counted() -> Iterator[dict[str, Any]]:
+        for e in vfx_entries(3, frames=2):
+            read.append(e["path"])
+            yield e
+
+    found = search(counted(), "notes", "shots/sh00001")
+    assert found.total == 1
+    assert read[-1] == "shots/sh00002"  # the first entry past the folder, then no more

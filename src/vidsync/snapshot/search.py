@@ -164,9 +164,13 @@ def search(
     prefix = root.strip("/") + "/" if root.strip("/") else ""
     top = _Folder(prefix, {"children": [], "totalBytes": 0, "fileCount": 0}, shown=True)
     search_.stack.append(top)
+    inside = False
     for entry in entries:
         if prefix and not str(entry["path"]).startswith(prefix):
+            if inside:  # depth first: the folder's entries are all behind us
+                break
             continue
+        inside = True
         search_.entry(entry)
     while search_.stack:
         search_.close()
