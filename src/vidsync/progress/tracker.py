@@ -159,12 +159,8 @@ class ProgressTracker:
                 resync=False,
                 agent=event.agent or self.agent,
             ))
-            state.current = final
-            state.finished_at = self.clock.monotonic() if final.terminal else None
-            state.ring.append(final)
-            self._global_ring.append((self._global_id, final))
+            self._show(state, final)
             self.published_count += 1
-            self._hand_off(final)
             listeners = list(self._listeners)
         for listener in listeners:
             listener(final)
@@ -216,11 +212,16 @@ class ProgressTracker:
             self._global_id = event.global_id
             if state.deleted:  # recorded just before its project was deleted
                 continue
-            state.current = event
-            state.finished_at = self.clock.monotonic() if event.terminal else None
-            state.ring.append(event)
-            self._global_ring.append((event.global_id, event))
-            self._hand_off(event)
+            self._show(state, event)
+
+    def _show(self, state: _ProjectState, event: ProgressEvent) -> None:
+        """``event`` (with its ids) as the project's state, in the replay rings and
+        on its way to the subscribers (under the lock)."""
+        state.current = event
+        state.finished_at = self.clock.monotonic() if event.terminal else None
+        state.ring.append(event)
+        self._global_ring.append((event.global_id, event))
+        self._hand_off(event)
 
     def _hand_off(self, event: ProgressEvent) -> None:
         """Queue ``event`` for the loop's fan-out, or fan out here if there is no loop."""
