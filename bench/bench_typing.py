@@ -33,15 +33,9 @@ import time
 from pathlib import Path
 
 import httpx
+from bench_fanout import free_port  # bench/ is on the path of a script run from it
 
 QUERIES = ["c", "cl", "cli", "clip", "clip_", "clip_00", "clip_0071", "clip_007196"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def build_tree(root: Path, files: int, per_dir: int = 100) -> Path:
