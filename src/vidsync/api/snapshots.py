@@ -18,8 +18,16 @@ from vidsync.api.state import Agent, get_agent
 from vidsync.errors import Gone, InvalidInput, Unavailable
 from vidsync.models import SnapshotRecord, SnapshotState
 from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree, TreeSearch
-from vidsync.snapshot.browse import Entry, open_entries, page, tree
+from vidsync.snapshot.browse import (
+    Entry,
+    entries_only,
+    open_entries,
+    open_tree_entries,
+    page,
+    tree,
+)
 from vidsync.snapshot.diff import diff_entries
+from vidsync.snapshot.index import Summary
 from vidsync.snapshot.search import search
 from vidsync.storage.base import ManifestNotFound, StorageError
 
@@ -117,7 +125,8 @@ async def files_tree(
 ) -> dict[str, Any] | Response:
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         record = _chosen(agent, projectId, snapshotId)
-        nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences), gone)
+        nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences),
+                      gone, skipping=(path, depth))
         return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
 
     return await _while_connected(request, "files-tree", work)
@@ -131,12 +140,18 @@ def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotR
     return agent.latest_completed(project)
 
 
-def _read(agent: Agent, record: SnapshotRecord, use: Callable[[Iterator[Entry]], T],
-          gone: Callable[[], bool]) -> T:
+def _read(agent: Agent, record: SnapshotRecord, use: Callable[[Iterator[Any]], T],
+          gone: Callable[[], bool], skipping: tuple[str, int | None] | None = None) -> T:
     """``use`` on the record's manifest entries, read as a stream (``ClientLeft``
-    once ``gone()``)."""
+    once ``gone()``). With ``skipping=(root, depth)``, what the tree of ``root``
+    ``depth`` levels deep shows only as totals comes as Summaries, unread."""
+    url = agent.manifest_url(record)
     try:
-        _, entries = open_entries(agent.store, agent.manifest_url(record))
+        entries: Iterator[Entry | Summary]
+        if skipping is None:
+            _, entries = open_entries(agent.store, url)
+        else:
+            entries = open_tree_entries(agent.store, url, *skipping)
         try:
             return use(_while(entries, gone))
         finally:
@@ -149,7 +164,7 @@ class ClientLeft(Exception):
     """The client went away: the manifest read it asked for stops."""
 
 
-def _while(entries: Iterator[Entry], gone: Callable[[], bool]) -> Iterator[Entry]:
+def _while(entries: Iterator[T], gone: Callable[[], bool]) -> Iterator[T]:
     for i, entry in enumerate(entries):
         if not i & 1023 and gone():
             raise ClientLeft
@@ -212,8 +227,9 @@ async def files_search(
 
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         record = _chosen(agent, projectId, snapshotId)
-        found = _read(agent, record,
-                      lambda entries: search(entries, query, path, limit, sequences), gone)
+        # Folders outside ``path`` are skipped unread (their Summaries dropped).
+        found = _read(agent, record, lambda entries: search(
+            entries_only(entries), query, path, limit, sequences), gone, skipping=(path, None))
         return {
             "snapshot": record.to_json(),
             "path": path.strip("/"),

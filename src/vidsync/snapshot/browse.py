@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
-from vidsync.snapshot.manifest import read_manifest_raw
+from vidsync.snapshot.index import Summary
+from vidsync.snapshot.manifest import read_manifest_raw, read_manifest_skipping
 from vidsync.snapshot.sequences import group_files
 from vidsync.storage.base import StorageError, Store
 
 Entry = dict[str, Any]
+T = TypeVar("T")
 
 
 def open_entries(store: Store, url: str) -> tuple[dict[str, Any], Iterator[Entry]]:
@@ -18,17 +21,50 @@ def open_entries(store: Store, url: str) -> tuple[dict[str, Any], Iterator[Entry
     stream = store.open(url)
     try:
         header, entries = read_manifest_raw(stream)
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
         stream.close()
         raise StorageError(f"manifest {url} is damaged: {exc}") from None
     return header, _checked(url, entries)
 
 
-def _checked(url: str, entries: Iterator[Entry]) -> Iterator[Entry]:
-    """Entries whose read errors (truncated gzip, bad JSON) are StorageErrors, not 500s."""
+def open_tree_entries(store: Store, url: str, root: str = "", depth: int | None = None
+                      ) -> Iterator[Entry | Summary]:
+    """The entries ``tree(…, root, depth)`` needs from the manifest at ``url``: the
+    contents of indexed folders it shows only as totals come as Summaries, unread."""
+    stream = store.open(url)
+    try:
+        _, entries = read_manifest_skipping(stream, totals_suffice(root, depth))
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        stream.close()
+        raise StorageError(f"manifest {url} is damaged: {exc}") from None
+    return _checked(url, entries)
+
+
+def entries_only(items: Iterator[Entry | Summary]) -> Iterator[Entry]:
+    """The entries among ``items``, without the Summaries of what was skipped."""
+    return (item for item in items if not isinstance(item, Summary))
+
+
+def totals_suffice(root: str, depth: int | None) -> Callable[[str], bool]:
+    """Whether ``tree(…, root, depth)`` needs only the totals of what is below a
+    folder: nothing below it is listed, or it lies outside ``root``."""
+    prefix = root.strip("/") + "/" if root.strip("/") else ""
+    base_depth = prefix.count("/")
+
+    def suffice(folder: str) -> bool:
+        if not (folder + "/").startswith(prefix):
+            return not prefix.startswith(folder + "/")  # else root is below it
+        return depth is not None and folder.count("/") + 1 - base_depth >= depth
+
+    return suffice
+
+
+def _checked(url: str, entries: Iterator[T]) -> Iterator[T]:
+    """Entries whose read errors (truncated or spoiled gzip, bad JSON) are StorageErrors,
+    not 500s."""
     try:
         yield from entries
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
         raise StorageError(f"manifest {url} is damaged: {exc}") from None
 
 
@@ -41,12 +77,14 @@ def page(store: Store, url: str, offset: int, limit: int) -> tuple[dict[str, Any
 
 
 def tree(
-    entries: Iterator[Entry], root: str = "", depth: int | None = None, sequences: bool = False
+    entries: Iterator[Entry | Summary], root: str = "", depth: int | None = None,
+    sequences: bool = False,
 ) -> list[Entry]:
     """Nest DFS-ordered entries into ``children`` lists below ``root`` ("" = top).
 
     Folders get ``totalBytes`` and ``fileCount`` of everything below them, even
-    beyond ``depth`` (so a collapsed folder still shows its size). Below a
+    beyond ``depth`` (so a collapsed folder still shows its size); a Summary
+    stands for everything below its folder. Below a
     ``root``, reading stops at the first entry past its folder: in depth-first
     order a folder's entries are one run. With
     ``sequences``, frame files become one sequence node per sequence, folder by
@@ -69,7 +107,8 @@ def tree(
 
     inside = False
     for entry in entries:
-        path = str(entry["path"])
+        # A Summary counts as the entries below its folder.
+        path = entry.path + "/" if isinstance(entry, Summary) else str(entry["path"])
         if prefix and not path.startswith(prefix):
             if inside:  # depth first: the folder's entries are all behind us
                 break
@@ -77,6 +116,11 @@ def tree(
         inside = True
         while stack and not path.startswith(stack[-1][0]):
             close_folder()
+        if isinstance(entry, Summary):
+            if stack:
+                stack[-1][1]["totalBytes"] += entry.total_bytes
+                stack[-1][1]["fileCount"] += entry.files
+            continue
         level = path.count("/") - base_depth
         if stack and not entry.get("isDirectory"):
             stack[-1][1]["totalBytes"] += int(entry.get("size") or 0)

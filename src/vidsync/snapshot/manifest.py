@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
 
 from vidsync.models import ManifestEntry, iso_utc
+from vidsync.snapshot.index import Range, Summary, index_members, read_pieces
 
 
 def display_path(rel: str) -> tuple[str, bytes | None]:
@@ -107,12 +108,19 @@ def entry_from_json(data: dict[str, Any]) -> ManifestEntry:
 
 
 class Part(NamedTuple):
-    """A gzip member inside a file: bytes ``offset`` to ``offset + length``."""
+    """A gzip member inside a file: bytes ``offset`` to ``offset + length``.
+
+    With ``folder``, the member holds exactly everything below that folder (its
+    path in the manifest), and the manifest's index lists it with its totals.
+    """
 
     path: Path
     offset: int
     length: int
     entries: int
+    folder: str | None = None
+    files: int = 0
+    total_bytes: int = 0
 
 
 class EntrySpool:
@@ -233,9 +241,17 @@ def _join_parts(
     check: Callable[[], None],
 ) -> int:
     """A gzip file of several members reads as one stream (RFC 1952 §2.2): the
-    header, the parts as they are, the closing bracket."""
+    header, the index of the folders' parts, the parts as they are, the closing
+    bracket."""
+    ranges, offset = [], 0
+    for part in parts:
+        if part.folder is not None:
+            ranges.append(Range(part.folder, offset, part.length, part.entries, part.files,
+                                part.total_bytes))
+        offset += part.length
     with contextlib.ExitStack() as stack, open(out, "wb") as dst:
         dst.write(_member(opening))
+        dst.write(index_members(ranges))
         sources: dict[Path, BinaryIO] = {}
         for part in parts:
             check()
@@ -278,6 +294,60 @@ def read_manifest_raw(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[dict[s
                     yield from json.loads("[" + body + "]")
 
     return header, entries()
+
+
+def read_manifest_skipping(
+    stream: BinaryIO, totals_only: Callable[[str], bool]
+) -> tuple[dict[str, Any], Iterator[dict[str, Any] | Summary]]:
+    """``read_manifest_raw``, except that the contents of each folder in the
+    manifest's index for which ``totals_only(path)`` holds come as one Summary,
+    unread: its bytes are skipped (a manifest with no index comes whole)."""
+    pieces = read_pieces(stream, totals_only)
+    pending = bytearray()
+    try:
+        for piece in pieces:
+            if isinstance(piece, Summary):
+                raise ValueError("a folder's range before the header")
+            pending += piece
+            if b"\n" in pending:
+                break
+        first, _, rest = bytes(pending).partition(b"\n")
+        line = first.decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        pieces.close()
+        raise ValueError(f"not a vidsync manifest: {exc}") from None
+    if not line.endswith(_ENTRIES_KEY):
+        pieces.close()
+        raise ValueError("not a vidsync manifest")
+    header: dict[str, Any] = json.loads(line[: -len(_ENTRIES_KEY)] + "}")
+
+    def entries() -> Iterator[dict[str, Any] | Summary]:
+        text = bytearray(rest)
+        try:
+            for piece in pieces:
+                if isinstance(piece, Summary):
+                    yield from _parse_lines(text)
+                    text.clear()
+                    yield piece
+                    continue
+                text += piece
+                if len(text) >= _CHUNK:
+                    cut = text.rfind(b"\n") + 1  # whole lines now, the rest later
+                    yield from _parse_lines(text[:cut])
+                    del text[:cut]
+            yield from _parse_lines(text)
+        except zlib.error as exc:
+            raise ValueError(f"bad gzip data: {exc}") from None
+        finally:
+            pieces.close()
+
+    return header, entries()
+
+
+def _parse_lines(text: bytearray | bytes) -> list[dict[str, Any]]:
+    """Entry lines (``{...},`` each, maybe the closing ``]}``) as JSON objects."""
+    body = bytes(text).decode("utf-8").strip().removesuffix("]}").strip().strip(",")
+    return json.loads("[" + body + "]") if body else []
 
 
 def read_manifest(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[ManifestEntry]]:

@@ -31,6 +31,7 @@ import pickle
 import select
 import signal
 import stat
+import struct
 import time
 import warnings
 import zlib
@@ -56,6 +57,8 @@ _O_DIR = os.O_RDONLY | os.O_DIRECTORY
 _FLUSH_CHARS = 1 << 18
 _PROGRESS_EVERY = 4096
 _POLL_MS = 50
+# A lead up to this many bytes is stored in its gzip member, not compressed.
+_STORED_MAX = 2048
 
 # A run of listed entries: their manifest lines (each with ",\n" first); when the run
 # ends with a folder, that folder's path and rel (its contents come next).
@@ -213,8 +216,7 @@ class Lister:
 
     def walk(self, unit: _Unit, write: Callable[[str], None],
              tick: Callable[[], None] = lambda: None) -> None:
-        """Write ``unit``'s lead, then every entry below its folder, depth first."""
-        write(unit.lead)
+        """Write every entry below ``unit``'s folder, depth first (not its lead)."""
         top = self.items(unit.path, unit.rel)
         if not top:
             return
@@ -304,20 +306,35 @@ class ParallelWalk:
             done = self._fork(units, progress, cancel)
         else:
             done = self._here(units, progress, cancel)
+        # Each unit's lead is a member of its own, so that its contents are whole
+        # members: the manifest's index lists them, and a reader that needs only
+        # the folder's totals skips them.
         parts: list[Part] = []
-        for i, unit_done in enumerate(done):
-            tally.add(unit_done.tally)
-            for kind, rel in unit_done.skips:
-                self.skips.add(kind, rel)
-            assert unit_done.part is not None
-            path, offset, length, _ = unit_done.part
-            parts.append(Part(path, offset, length,
-                              _count_lines(units[i].lead) + unit_done.tally.entries))
-        tail_path = self.out_dir / "part-tail.gz"
-        with open(tail_path, "wb") as file:
-            member = _Member(file, self.level)
-            member.write(tail)
-            parts.append(Part(tail_path, 0, member.close(), _count_lines(tail)))
+        leads_path = self.out_dir / "part-leads.gz"
+        with open(leads_path, "wb") as leads:
+
+            def lead(text: str) -> Part:
+                offset = leads.tell()
+                data = text.encode("utf-8")
+                if len(data) <= _STORED_MAX:  # most leads: one folder's line
+                    leads.write(_stored_member(data))
+                    return Part(leads_path, offset, leads.tell() - offset, _count_lines(text))
+                member = _Member(leads, self.level)
+                member.write(text)
+                return Part(leads_path, offset, member.close(), _count_lines(text))
+
+            for unit, unit_done in zip(units, done, strict=True):
+                tally.add(unit_done.tally)
+                for kind, rel in unit_done.skips:
+                    self.skips.add(kind, rel)
+                assert unit_done.part is not None
+                path, offset, length, *_ = unit_done.part
+                unit_tally = unit_done.tally
+                parts.append(lead(unit.lead))
+                parts.append(Part(path, offset, length, unit_tally.entries,
+                                  display_path(unit.rel)[0], unit_tally.files,
+                                  unit_tally.total_bytes))
+            parts.append(lead(tail))
         return WalkResult(parts, tally)
 
     def _here(self, units: list[_Unit], progress: StepProgress,
@@ -456,6 +473,14 @@ class _Tickets:
         if self._open:
             self._open = False
             os.close(self.fd)
+
+
+def _stored_member(data: bytes) -> bytes:
+    """``data`` as a gzip member with one stored (uncompressed) deflate block: for a
+    few lines, a compressor's set-up costs 30x more than it saves."""
+    head = b"\x1f\x8b\x08\x00" + bytes(4) + b"\x00\xff"  # no flags, no mtime, OS unknown
+    block = b"\x01" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF)  # final, stored
+    return head + block + data + struct.pack("<II", zlib.crc32(data), len(data))
 
 
 def _count_lines(text: str) -> int:
