@@ -1,5 +1,6 @@
-"""Benchmark: one level of the folder tree (files-tree?depth=1) with the manifest's
-folder index against reading the manifest up to the folder, as before the index.
+"""Benchmark: one level of the folder tree (files-tree?depth=1) and a search
+(files-search) with the manifest's folder index, against reading the manifest
+(up to the folder), as before the index.
 
     .venv/bin/python bench/bench_tree.py [--files 1000000] [--runs 5] [--keep DIR]
 
@@ -8,8 +9,10 @@ files, 100 per parent: bench_snapshot.py's tree) and *vfx* (shots/shNNNNN/
 {comp,plate}/ with 48 frames each and a notes file), snapshots each with the
 parallel walk as the agent does, then times the tree at three places: the top,
 a folder in the middle of the first level, and a folder in the middle of the
-second level. Each figure is the median of ``--runs`` paired runs (indexed,
-full, indexed, full...); the ratio is taken pair by pair.
+second level; on the vfx tree, searches too: a rare name, a common one (capped
+at 500 matches), a sequence name and a frame number. Each figure is the median
+of ``--runs`` paired runs (indexed, full, indexed, full...); the ratio is taken
+pair by pair.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from vidsync.snapshot.manifest import (
     read_manifest_skipping,
     write_manifest,
 )
+from vidsync.snapshot.search import search, text_may_match
 from vidsync.snapshot.source import CancelToken
 
 FRAMES = 48
+QUERIES = ["sh01234_", "notes", "plate_v001", "1005"]
 
 
 class _Quiet:
@@ -86,6 +91,19 @@ def level(manifest: Path, root: str, indexed: bool) -> tuple[float, int]:
     return time.perf_counter() - start, len(nodes)
 
 
+def find(manifest: Path, query: str, indexed: bool) -> tuple[float, int]:
+    """Seconds for a search of the whole snapshot and how many matches it counts."""
+    start = time.perf_counter()
+    with open(manifest, "rb") as stream:
+        if indexed:
+            _, entries = read_manifest_skipping(stream, totals_suffice("", None),
+                                                text_may_match(query))
+        else:
+            _, entries = read_manifest_raw(stream)
+        found = search(entries, query, "", 500, True)  # type: ignore[arg-type]
+    return time.perf_counter() - start, found.total
+
+
 def middle(manifest: Path, root: str) -> str:
     """The path of the middle folder among ``root``'s children."""
     with open(manifest, "rb") as stream:
@@ -125,13 +143,18 @@ def main() -> None:
             size = manifest.stat().st_size
             print(f"tree: {shape}, {args.files:,} files, manifest {size / 2**20:.1f} MiB; "
                   f"median of {args.runs} paired runs")
-            for label, path in places.items():
-                fast, slow, ratio, nodes = paired(
-                    args.runs, lambda m=manifest, p=path: level(m, p, True),
-                    lambda m=manifest, p=path: level(m, p, False))
-                print(f"  {label:22} {path or '/':24} {nodes:6,} nodes   indexed "
-                      f"{fast * 1000:8.1f} ms   full read {slow * 1000:8.1f} ms   "
-                      f"ratio {ratio:.3f}")
+            cases: list[tuple[str, Callable[[bool], tuple[float, int]], str]] = [
+                (f"{label:22} {path or '/':24}",
+                 lambda indexed, m=manifest, p=path: level(m, p, indexed), "nodes")
+                for label, path in places.items()]
+            cases += [(f"search {query!r:39}",
+                       lambda indexed, m=manifest, q=query: find(m, q, indexed), "found")
+                      for query in (QUERIES if shape == "vfx" else [])]
+            for label, measure, unit in cases:
+                fast, slow, ratio, count = paired(args.runs, lambda f=measure: f(True),
+                                                  lambda f=measure: f(False))
+                print(f"  {label} {count:6,} {unit:5}   indexed {fast * 1000:8.1f} ms   "
+                      f"full read {slow * 1000:8.1f} ms   ratio {ratio:.3f}")
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

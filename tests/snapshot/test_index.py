@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from support.trees import make_tree
-from vidsync.snapshot.browse import entries_only, open_tree_entries, totals_suffice, tree
+from vidsync.snapshot.browse import open_tree_entries, totals_suffice, tree
 from vidsync.snapshot.index import MIN_INDEXED, Summary
 from vidsync.snapshot.local import LocalSource
 from vidsync.snapshot.manifest import (
@@ -23,7 +23,7 @@ from vidsync.snapshot.manifest import (
     read_manifest_skipping,
     write_manifest,
 )
-from vidsync.snapshot.search import search
+from vidsync.snapshot.search import search, text_may_match
 from vidsync.snapshot.source import CancelToken
 from vidsync.storage.base import StorageError
 from vidsync.storage.local import LocalStore
@@ -171,8 +171,44 @@ def test_a_search_in_one_folder_skips_the_others(manifest: Path) -> None:
     # Every shot outside sq1 is skipped; sq1's own shots are read, to be searched.
     assert sorted(i.path for i in items if isinstance(i, Summary)) == sorted(
         f"sq{q}/sh{s:03d}" for q in (0, 2) for s in SHOTS)
-    got = search(entries_only(iter(items)), "comp.1010", "sq1", 500, False)
+    got = search(iter(items), "comp.1010", "sq1", 500, False)
     with open(manifest, "rb") as stream:
         _, entries = read_manifest_raw(stream)
         expected = search(entries, "comp.1010", "sq1", 500, False)
     assert got == expected and got.matches == len(SHOTS) - 1  # sh020 lacks frame 1010
+
+
+@pytest.mark.parametrize("query", ["comp.1010", "sh020", "notes", "SH03", "edit", "nothing"])
+def test_a_search_parses_only_folders_whose_text_can_match(manifest: Path, query: str) -> None:
+    store = LocalStore(manifest.parent)
+    may = text_may_match(query)
+    assert may is not None
+    items = list(open_tree_entries(store, manifest.as_uri(), "", None, may))
+    with open(manifest, "rb") as stream:
+        _, entries = read_manifest_raw(stream)
+        expected = search(entries, query, "", 500, True)
+    assert search(iter(items), query, "", 500, True) == expected
+    skipped = {i.path for i in items if isinstance(i, Summary)}
+    # Shots are skipped unless their text holds the query: "sh020" is in sq*/sh020 (and the
+    # shot folders' own lines, which are always read).
+    if query == "sh020":
+        assert skipped == {f"sq{q}/sh{s:03d}" for q in range(3) for s in SHOTS if s != 20}
+    if query in ("edit", "nothing"):
+        assert len(skipped) == 3 * len(SHOTS)
+
+
+def test_names_that_fold_to_the_query_are_still_found(tmp_path: Path) -> None:
+    frames = {f"f.{f}.exr": b"" for f in range(1001, 1001 + MIN_INDEXED)}
+    spec: dict[str, object] = {f"sh{i:03d}": {"plate": frames} for i in range(18)}
+    spec["sh005"] = {"plate": frames, "Stra\u00dfe.mov": "x"}  # casefolds to "strasse"
+    manifest = snapshot(make_tree(tmp_path / "p", spec), tmp_path / "w")
+    items = list(open_tree_entries(LocalStore(manifest.parent), manifest.as_uri(), "", None,
+                                   text_may_match("STRASSE")))
+    assert any(isinstance(i, Summary) for i in items)  # the other shots were not parsed
+    found = search(iter(items), "STRASSE", "", 500, True)
+    assert found.matches == 1 and found.tree[0]["children"][0]["name"] == "Stra\u00dfe.mov"
+
+
+@pytest.mark.parametrize("query", ["sh020_comp.####.exr", "a\"b", "caf\u00e9", "tab\there"])
+def test_queries_whose_text_differs_are_never_prefiltered(query: str) -> None:
+    assert text_may_match(query) is None

@@ -20,7 +20,6 @@ from vidsync.models import SnapshotRecord, SnapshotState
 from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree, TreeSearch
 from vidsync.snapshot.browse import (
     Entry,
-    entries_only,
     open_entries,
     open_tree_entries,
     page,
@@ -28,8 +27,8 @@ from vidsync.snapshot.browse import (
 )
 from vidsync.snapshot.diff import diff_entries
 from vidsync.snapshot.index import Summary
-from vidsync.snapshot.search import search
-from vidsync.storage.base import ManifestNotFound, StorageError
+from vidsync.snapshot.search import search, text_may_match
+from vidsync.storage.base import ManifestNotFound, StorageError, Store
 
 T = TypeVar("T")
 
@@ -126,7 +125,7 @@ async def files_tree(
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         record = _chosen(agent, projectId, snapshotId)
         nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences),
-                      gone, skipping=(path, depth))
+                      gone, lambda store, url: open_tree_entries(store, url, path, depth))
         return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
 
     return await _while_connected(request, "files-tree", work)
@@ -141,17 +140,17 @@ def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotR
 
 
 def _read(agent: Agent, record: SnapshotRecord, use: Callable[[Iterator[Any]], T],
-          gone: Callable[[], bool], skipping: tuple[str, int | None] | None = None) -> T:
+          gone: Callable[[], bool],
+          opener: Callable[[Store, str], Iterator[Entry | Summary]] | None = None) -> T:
     """``use`` on the record's manifest entries, read as a stream (``ClientLeft``
-    once ``gone()``). With ``skipping=(root, depth)``, what the tree of ``root``
-    ``depth`` levels deep shows only as totals comes as Summaries, unread."""
+    once ``gone()``): all of them, or what ``opener(store, url)`` gives."""
     url = agent.manifest_url(record)
     try:
         entries: Iterator[Entry | Summary]
-        if skipping is None:
+        if opener is None:
             _, entries = open_entries(agent.store, url)
         else:
-            entries = open_tree_entries(agent.store, url, *skipping)
+            entries = opener(agent.store, url)
         try:
             return use(_while(entries, gone))
         finally:
@@ -227,9 +226,12 @@ async def files_search(
 
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         record = _chosen(agent, projectId, snapshotId)
-        # Folders outside ``path`` are skipped unread (their Summaries dropped).
-        found = _read(agent, record, lambda entries: search(
-            entries_only(entries), query, path, limit, sequences), gone, skipping=(path, None))
+        # Folders outside ``path`` are skipped unread, and those whose text holds
+        # no match are inflated but not parsed.
+        found = _read(
+            agent, record, lambda entries: search(entries, query, path, limit, sequences),
+            gone, lambda store, url: open_tree_entries(store, url, path, None,
+                                                       text_may_match(query)))
         return {
             "snapshot": record.to_json(),
             "path": path.strip("/"),

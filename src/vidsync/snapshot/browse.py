@@ -27,22 +27,19 @@ def open_entries(store: Store, url: str) -> tuple[dict[str, Any], Iterator[Entry
     return header, _checked(url, entries)
 
 
-def open_tree_entries(store: Store, url: str, root: str = "", depth: int | None = None
+def open_tree_entries(store: Store, url: str, root: str = "", depth: int | None = None,
+                      keep: Callable[[bytes], bool] | None = None
                       ) -> Iterator[Entry | Summary]:
     """The entries ``tree(…, root, depth)`` needs from the manifest at ``url``: the
-    contents of indexed folders it shows only as totals come as Summaries, unread."""
+    contents of indexed folders it shows only as totals come as Summaries, unread;
+    with ``keep``, so do those whose text it does not want (``read_manifest_skipping``)."""
     stream = store.open(url)
     try:
-        _, entries = read_manifest_skipping(stream, totals_suffice(root, depth))
+        _, entries = read_manifest_skipping(stream, totals_suffice(root, depth), keep)
     except (OSError, EOFError, ValueError, zlib.error) as exc:
         stream.close()
         raise StorageError(f"manifest {url} is damaged: {exc}") from None
     return _checked(url, entries)
-
-
-def entries_only(items: Iterator[Entry | Summary]) -> Iterator[Entry]:
-    """The entries among ``items``, without the Summaries of what was skipped."""
-    return (item for item in items if not isinstance(item, Summary))
 
 
 def totals_suffice(root: str, depth: int | None) -> Callable[[str], bool]:

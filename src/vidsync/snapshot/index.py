@@ -33,6 +33,8 @@ _FIRST_FEED = 1 << 12
 # Folders with fewer entries below them than this are read, not indexed: reading
 # them costs less than their index row.
 MIN_INDEXED = 64
+# The most text of one folder held to decide whether a reader wants it.
+KEEP_MAX = 8 << 20
 
 
 class Range(NamedTuple):
@@ -199,18 +201,44 @@ def read_index(stream: BinaryIO) -> list[Range]:
     return _read_index(raw)
 
 
-def read_pieces(stream: BinaryIO, totals_only: Callable[[str], bool]
+def read_pieces(stream: BinaryIO, totals_only: Callable[[str], bool],
+                keep: Callable[[bytes], bool] | None = None
                 ) -> Generator[bytes | Summary, None, None]:
     """The manifest's text in pieces, in order, except that the contents of every
     indexed folder for which ``totals_only(path)`` holds come as one Summary
-    (their bytes are skipped). A manifest with no index comes whole. Closes
-    ``stream`` when done or closed."""
+    (their bytes are skipped). With ``keep``, the contents of the other indexed
+    folders are inflated first and come as a Summary too unless ``keep(text)``
+    holds (up to ``KEEP_MAX`` bytes of text; a larger folder always comes whole).
+    A manifest with no index comes whole. Closes ``stream`` when done or closed."""
     with stream:
         raw = _Raw(stream)
         yield from _members(raw, None, one=True)  # the header (or, unindexed, everything)
         for rng in _read_index(raw):
             yield from _members(raw, rng.offset)
+            summary = Summary(rng.folder, rng.entries, rng.files, rng.total_bytes)
             if totals_only(rng.folder):
-                yield Summary(rng.folder, rng.entries, rng.files, rng.total_bytes)
+                yield summary
                 raw.skip_to(rng.offset + rng.length)
+            elif keep is not None:
+                yield from _kept(_members(raw, rng.offset + rng.length), keep, summary)
         yield from _members(raw, None)
+
+
+def _kept(pieces: Iterator[bytes], keep: Callable[[bytes], bool],
+          summary: Summary) -> Iterator[bytes | Summary]:
+    """A folder's text if ``keep`` wants it (or it is too large to hold), else its
+    Summary."""
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size > KEEP_MAX:
+            yield from held
+            yield from pieces
+            return
+    text = b"".join(held)
+    if keep(text):
+        yield text
+    else:
+        yield summary

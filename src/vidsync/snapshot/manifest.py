@@ -297,12 +297,15 @@ def read_manifest_raw(stream: BinaryIO) -> tuple[dict[str, Any], Iterator[dict[s
 
 
 def read_manifest_skipping(
-    stream: BinaryIO, totals_only: Callable[[str], bool]
+    stream: BinaryIO, totals_only: Callable[[str], bool],
+    keep: Callable[[bytes], bool] | None = None,
 ) -> tuple[dict[str, Any], Iterator[dict[str, Any] | Summary]]:
     """``read_manifest_raw``, except that the contents of each folder in the
     manifest's index for which ``totals_only(path)`` holds come as one Summary,
-    unread: its bytes are skipped (a manifest with no index comes whole)."""
-    pieces = read_pieces(stream, totals_only)
+    unread: its bytes are skipped (a manifest with no index comes whole). With
+    ``keep``, so do the contents of other indexed folders whose text ``keep``
+    does not want (they are inflated, not parsed): see ``index.read_pieces``."""
+    pieces = read_pieces(stream, totals_only, keep)
     pending = bytearray()
     try:
         for piece in pieces:

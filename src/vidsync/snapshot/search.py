@@ -11,10 +11,11 @@ frames never match one by one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from vidsync.snapshot.index import Summary
 from vidsync.snapshot.sequences import (
     FRAME_EXTENSIONS,
     is_frame_file,
@@ -109,6 +110,15 @@ class _Search:
         if self.needle in (path if self.by_path else name).casefold():
             self.found(dict(entry), inner)
 
+    def skipped(self, summary: Summary) -> None:
+        """What is below a folder, read only as its totals (nothing there matches)."""
+        stack = self.stack
+        inner = summary.path + "/"
+        while len(stack) > 1 and not inner.startswith(stack[-1].prefix):
+            self.close()
+        stack[-1].bytes += summary.total_bytes
+        stack[-1].files += summary.files
+
     def close(self) -> None:
         done = self.stack[-1]
         if done.frames:
@@ -149,12 +159,31 @@ class _Search:
                 self.found(dict(entry), folder)
 
 
+def text_may_match(query: str) -> Callable[[bytes], bool] | None:
+    """A test of a folder's manifest text that is False only if nothing in it can
+    match ``query``, so that its entries need not be parsed; None if the query can
+    match what the text does not hold (a sequence's ``####``) or its text differs
+    from the query's (JSON escapes, non-ASCII case folding)."""
+    needle = query.casefold()
+    if (not needle.isascii() or "#" in needle or '"' in needle or "\\" in needle
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in needle)):
+        return None
+    raw = needle.encode("ascii")
+
+    def may_match(text: bytes) -> bool:
+        # Non-ASCII names may fold to ASCII ("ß" to "ss"): those are parsed.
+        return not text.isascii() or raw in text.lower()
+
+    return may_match
+
+
 def search(
-    entries: Iterator[Entry], query: str, root: str = "", limit: int = 500,
+    entries: Iterator[Entry | Summary], query: str, root: str = "", limit: int = 500,
     sequences: bool = True,
 ) -> SearchResult:
     """Entries below ``root`` whose name contains ``query`` (case-insensitive; a query
-    with a "/" matches the path), nested in the folders that lead to them.
+    with a "/" matches the path), nested in the folders that lead to them; a
+    Summary stands for everything below its folder, none of it matching.
 
     Matching folders come with their totals and the matches below them (often
     none: the client loads their content as usual). At most ``limit`` matches are
@@ -166,12 +195,16 @@ def search(
     search_.stack.append(top)
     inside = False
     for entry in entries:
-        if prefix and not str(entry["path"]).startswith(prefix):
+        path = entry.path + "/" if isinstance(entry, Summary) else str(entry["path"])
+        if prefix and not path.startswith(prefix):
             if inside:  # depth first: the folder's entries are all behind us
                 break
             continue
         inside = True
-        search_.entry(entry)
+        if isinstance(entry, Summary):
+            search_.skipped(entry)
+        else:
+            search_.entry(entry)
     while search_.stack:
         search_.close()
     search_.result.tree = top.node["children"]
