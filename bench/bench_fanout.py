@@ -1,20 +1,23 @@
 """Benchmark: progress fan-out to many SSE subscribers, clients in their own processes.
 
     .venv/bin/python bench/bench_fanout.py [--subscribers 100,1000,5000] [--snapshots 3]
+        [--rounds 3]
         [--files 30000] [--bus memory|redis] [--workers 1|2] [--per-process 250]
 
 Starts a real agent (``vidsync serve``) on a free port with a fresh data dir and a
 generated folder of ``--files`` files. For each N it opens N connections to
 ``/api/v1/progress/stream`` from client processes (asyncio, raw sockets, at most
 ``--per-process`` connections each), runs ``--snapshots`` snapshots back to back,
-and prints:
+closes them, and does it all again ``--rounds`` times, each round after
+``--snapshots`` snapshots with no subscriber. It prints:
 
 - publish -> receive latency p50/p95/p99/max in ms, from each event's own
   ``timestamp`` (set when the agent published it) against its arrival time in the
   client, same machine, same clock;
 - KiB of server memory (RSS, all agent processes) per subscriber;
-- the snapshot time with N subscribers against the mean of snapshots with none,
-  measured in the same run (baseline snapshots run before each N).
+- the snapshot time with N subscribers against snapshots with none: the median
+  over rounds of each round's median with N over its median with none (each
+  round's own ratio is printed too).
 
 Snapshot time is the server's own record (``durationSeconds``), so client-side
 delays do not count. Targets (issue 10): 1,000 subscribers p99 <= 25 ms and
@@ -234,10 +237,65 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: int
-            ) -> dict[str, Any]:
-    base = [agent.snapshot(project_id) for _ in range(snapshots)]
-    rss_before = agent.rss_kib()
+def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: int,
+            rounds: int) -> dict[str, Any]:
+    """``rounds`` rounds of: ``snapshots`` snapshots with no subscriber, then N
+    subscribers connect, ``snapshots`` snapshots, they leave. The snapshot-time
+    ratio is the median over rounds of each round's medians (the machine's speed
+    drifts: a baseline next to its figure is fairer than one taken once)."""
+    ratios: list[float] = []
+    base_all: list[float] = []
+    with_all: list[float] = []
+    latencies: list[float] = []
+    kib_per_sub = float("nan")
+    user = system = 0.0
+    for round_ in range(rounds):
+        base = [agent.snapshot(project_id) for _ in range(snapshots)]
+        rss_before = agent.rss_kib()
+        procs = _connect(agent, n, per_process)
+        if round_ == 0:
+            kib_per_sub = (agent.rss_kib() - rss_before) / n
+        for _, conn in procs:
+            conn.send("go")
+        for _, conn in procs:
+            conn.recv()
+        cpu_before = agent.serving_cpu()
+        with_subs = [agent.snapshot(project_id) for _ in range(snapshots)]
+        time.sleep(0.5)  # let the last frames arrive before asking for the figures
+        cpu_after = agent.serving_cpu()
+        user += cpu_after[0] - cpu_before[0]
+        system += cpu_after[1] - cpu_before[1]
+        for _, conn in procs:
+            conn.send("report")
+        for p, conn in procs:
+            latencies += conn.recv()[1]
+            p.join(30)
+        time.sleep(0.5)  # the agent lets go of the streams before the next baseline
+        ratios.append(statistics.median(with_subs) / statistics.median(base))
+        base_all += base
+        with_all += with_subs
+    return {
+        "n": n,
+        "events": len(latencies),
+        "p50": pct(latencies, 0.50),
+        "p95": pct(latencies, 0.95),
+        "p99": pct(latencies, 0.99),
+        "max": max(latencies, default=float("nan")),
+        "kib_per_sub": kib_per_sub,
+        "none_s": statistics.median(base_all),
+        "with_s": statistics.median(with_all),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        # The serving process's CPU per delivered frame: the fan-out's own cost,
+        # much steadier than latency on a shared machine.
+        "us_per_frame": (user + system) / max(1, len(latencies)) * 1e6,
+        "system_share": system / max(1e-9, user + system),
+    }
+
+
+def _connect(agent: Agent, n: int, per_process: int
+             ) -> list[tuple[mp.process.BaseProcess, Connection]]:
+    """N subscribers in client processes, connected and waiting for "go"."""
     procs: list[tuple[mp.process.BaseProcess, Connection]] = []
     ctx = mp.get_context("spawn")
     left = n
@@ -252,43 +310,14 @@ def measure(agent: Agent, project_id: str, n: int, snapshots: int, per_process: 
         if not conn.poll(120):
             raise SystemExit("clients did not connect within 120 s")
         conn.recv()
-    rss_after = agent.rss_kib()
-    for _, conn in procs:
-        conn.send("go")
-    for _, conn in procs:
-        conn.recv()
-    cpu_before = agent.serving_cpu()
-    with_subs = [agent.snapshot(project_id) for _ in range(snapshots)]
-    time.sleep(0.5)  # let the last frames arrive before asking for the figures
-    user, system = (b - a for a, b in zip(cpu_before, agent.serving_cpu(), strict=True))
-    latencies: list[float] = []
-    for _, conn in procs:
-        conn.send("report")
-    for p, conn in procs:
-        latencies += conn.recv()[1]
-        p.join(30)
-    return {
-        "n": n,
-        "events": len(latencies),
-        "p50": pct(latencies, 0.50),
-        "p95": pct(latencies, 0.95),
-        "p99": pct(latencies, 0.99),
-        "max": max(latencies, default=float("nan")),
-        "kib_per_sub": (rss_after - rss_before) / n,
-        "none_s": statistics.mean(base),
-        "with_s": statistics.mean(with_subs),
-        "ratio": statistics.mean(with_subs) / statistics.mean(base),
-        # The serving process's CPU per delivered frame: the fan-out's own cost,
-        # much steadier than latency on a shared machine.
-        "us_per_frame": (user + system) / max(1, len(latencies)) * 1e6,
-        "system_share": system / max(1e-9, user + system),
-    }
+    return procs
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subscribers", default="100,1000,5000")
-    ap.add_argument("--snapshots", type=int, default=3)
+    ap.add_argument("--snapshots", type=int, default=3, help="per round, each way")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--files", type=int, default=30000)
     ap.add_argument("--bus", default="memory", help="memory, redis (starts redis-server), "
                     "or a redis:// URL")
@@ -315,16 +344,19 @@ def main() -> None:
                                   "localPath": str(tree)}).json()
         agent.snapshot(project["projectId"])  # warm the page cache and the code
         print(f"fan-out: {args.files} files, bus={args.bus}, workers={args.workers}, "
-              f"{args.snapshots} snapshots per figure")
+              f"{args.rounds} rounds of {args.snapshots} snapshots without and with "
+              f"subscribers; times and ratio are medians")
         print(f"{'subs':>6} {'events':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
               f"{'max ms':>8} {'KiB/sub':>8} {'none s':>7} {'with s':>7} {'ratio':>6} "
               f"{'µs/frame':>8} {'kernel':>6}")
         for n in [int(x) for x in args.subscribers.split(",")]:
-            r = measure(agent, project["projectId"], n, args.snapshots, args.per_process)
+            r = measure(agent, project["projectId"], n, args.snapshots, args.per_process,
+                        args.rounds)
             print(f"{r['n']:>6} {r['events']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} "
                   f"{r['p99']:>8.1f} {r['max']:>8.1f} {r['kib_per_sub']:>8.1f} "
                   f"{r['none_s']:>7.3f} {r['with_s']:>7.3f} {r['ratio']:>6.2f} "
-                  f"{r['us_per_frame']:>8.1f} {r['system_share']:>6.0%}", flush=True)
+                  f"{r['us_per_frame']:>8.1f} {r['system_share']:>6.0%}   rounds: "
+                  + " ".join(f"{x:.2f}" for x in r["ratios"]), flush=True)
     finally:
         agent.stop()
         if redis_proc is not None:
