@@ -5,6 +5,7 @@ breaks only the answers that must read that shot."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -18,10 +19,22 @@ from vidsync.snapshot.index import MIN_INDEXED, read_index
 SHOTS = [f"sh{n:03d}" for n in range(10, 190, 10)]  # enough folders to share
 
 
-def test_a_spoiled_shot_breaks_only_what_reads_it(agent: AgentProcess, tmp_path: Path) -> None:
+def film(root: Path) -> Path:
+    """Shots big enough to be indexed, and enough of them to be shared among workers."""
     frames = {f"plate.{f}.exr": b"p" * 3 for f in range(1001, 1001 + MIN_INDEXED)}
-    root = make_tree(tmp_path / "film", {
-        "shots": {shot: {"plate": frames} for shot in SHOTS}, "readme.txt": "r"})
+    return make_tree(root, {"shots": {shot: {"plate": frames} for shot in SHOTS},
+                            "readme.txt": "r"})
+
+
+def spoiled(manifest: bytes, folder: str) -> bytes:
+    """``manifest`` with one byte flipped in the middle of ``folder``'s range."""
+    ranges = {r.folder: r for r in read_index(io.BytesIO(manifest))}
+    at = ranges[folder].offset + ranges[folder].length // 2
+    return manifest[:at] + bytes([manifest[at] ^ 0xFF]) + manifest[at + 1:]
+
+
+def test_a_spoiled_shot_breaks_only_what_reads_it(agent: AgentProcess, tmp_path: Path) -> None:
+    root = film(tmp_path / "film")
     pid = httpx.post(f"{agent.url}/api/v1/projects",
                      json={"localPath": str(root)}).json()["projectId"]
     sid = snapshot(agent, pid)
@@ -30,12 +43,8 @@ def test_a_spoiled_shot_breaks_only_what_reads_it(agent: AgentProcess, tmp_path:
 
     record = get(agent, f"/api/v1/projects/{pid}/snapshots/{sid}", limit=1)["snapshot"]
     manifest = Path(unquote(urlparse(record["snapshotUrl"]).path))
-    with open(manifest, "rb") as stream:
-        ranges = {r.folder: r for r in read_index(stream)}
-    spoiled = ranges["shots/sh090"]  # walked as one unit, so indexed
-    data = bytearray(manifest.read_bytes())
-    data[spoiled.offset + spoiled.length // 2] ^= 0xFF
-    manifest.write_bytes(bytes(data))
+    # sh090 is walked as one unit, so indexed.
+    manifest.write_bytes(spoiled(manifest.read_bytes(), "shots/sh090"))
 
     # The top two levels show sh090 only as a total: its bytes are not read.
     assert get(agent, tree_route, depth=1)["tree"] == before

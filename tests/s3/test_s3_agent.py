@@ -8,10 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from history.test_browse_diff import snapshot
+from history.test_tree_index import film, spoiled
 from s3.ceph import CephCluster
 from s3.helpers import BUCKET
 from support.agent import AgentFactory, wait_until
 from support.trees import make_tree
+from vidsync.snapshot.index import MIN_INDEXED
 
 pytestmark = pytest.mark.s3
 
@@ -47,3 +50,33 @@ def test_agent_uploads_to_s3_and_reads_snapshots_back(
     assert page.status_code == 200, page.text
     paths = {e["path"] for e in page.json()["entries"]}
     assert paths == {"a.mov", "sub", "sub/b.txt"}
+
+
+def test_the_tree_skips_what_it_shows_as_totals_on_s3(
+    agent_factory: AgentFactory, ceph: CephCluster, s3: Any, tmp_path: Path
+) -> None:
+    # An S3 body cannot seek: the skipped bytes are read past, never inflated.
+    agent = agent_factory(
+        VIDSYNC_STORAGE_URL=f"s3://{BUCKET}/indexed",
+        VIDSYNC_S3_ENDPOINT_URL=ceph.endpoint_url,
+        AWS_ACCESS_KEY_ID=ceph.access_key,
+        AWS_SECRET_ACCESS_KEY=ceph.secret_key,
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    pid = httpx.post(agent.url + "/api/v1/projects",
+                     json={"localPath": str(film(tmp_path / "film"))}).json()["projectId"]
+    sid = snapshot(agent, pid)
+    route = f"{agent.url}/api/v1/projects/{pid}/files-tree"
+    before = httpx.get(route, params={"depth": 2}).json()["tree"]
+    key = f"indexed/{pid}/{sid}.json.gz"
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key=key, Body=spoiled(body, "shots/sh050"))
+
+    after = httpx.get(route, params={"depth": 2})
+    assert after.status_code == 200, after.text
+    assert after.json()["tree"] == before
+    top = next(n for n in before if n["path"] == "shots")
+    shots = {n["path"]: n for n in top["children"]}
+    assert shots["shots/sh050"]["fileCount"] == MIN_INDEXED
+    inside = httpx.get(route, params={"path": "shots/sh050"})
+    assert inside.status_code == 502 and "damaged" in inside.json()["detail"]
