@@ -81,7 +81,8 @@ def test_diff_finds_added_removed_resized_touched_and_type_changed(
     record = get(agent, f"/api/v1/projects/{pid}/snapshots/{b}")["snapshot"]
     manifest = Path(record["snapshotUrl"].removeprefix("file://"))
     manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
-    r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{a}/diff/{b}")
+    # (b to a: a diff not computed yet; the agent keeps the ones it computed)
+    r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{b}/diff/{a}")
     assert r.status_code == 502 and "damaged" in r.json()["detail"], r.text
     # unknown snapshot ids are a clear 404
     r = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{a}/diff/snap-nope")

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from vidsync import __version__
 from vidsync.api import agents, metrics, progress, projects, skipped, snapshots
 from vidsync.api.errors import BodyLimit, install_error_handlers
+from vidsync.api.recent_diffs import RecentDiffs
 from vidsync.api.security import LOOPBACK_NAMES, ApiKeyGuard, HostGuard, OriginGuard
 from vidsync.api.state import Agent
 from vidsync.clock import Clock
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     app.state.agent = agent
+    app.state.recent_diffs = RecentDiffs()
     install_error_handlers(app)
     app.include_router(projects.router)
     app.include_router(progress.router)

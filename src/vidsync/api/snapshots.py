@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from vidsync.api.errors import responses
 from vidsync.api.metrics import count_abandoned
+from vidsync.api.recent_diffs import RecentDiffs
 from vidsync.api.routing import api_router
 from vidsync.api.state import Agent, get_agent
 from vidsync.errors import Gone, InvalidInput, Unavailable
@@ -25,7 +26,7 @@ from vidsync.snapshot.browse import (
     page,
     tree,
 )
-from vidsync.snapshot.diff import diff_entries
+from vidsync.snapshot.diff import Diff, diff_entries
 from vidsync.snapshot.index import Summary
 from vidsync.snapshot.search import search, text_may_match
 from vidsync.storage.base import ManifestNotFound, StorageError, Store
@@ -261,9 +262,15 @@ async def diff(
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         project = agent.project(projectId)
         old, new = agent.snapshot(project, a), agent.snapshot(project, b)
-        result = _read(agent, old, lambda old_entries: _read(
-            agent, new, lambda new_entries: diff_entries(
-                old_entries, new_entries, moves=moves, sequences=sequences), gone), gone)
+        def compute() -> Diff:
+            return _read(agent, old, lambda old_entries: _read(
+                agent, new, lambda new_entries: diff_entries(
+                    old_entries, new_entries, moves=moves, sequences=sequences), gone), gone)
+
+        # Each page of one diff is asked for on its own: compute it once (only
+        # completed snapshots have manifests, and they never change).
+        recent: RecentDiffs = request.app.state.recent_diffs
+        result = recent.get((old.id, new.id, moves, sequences), compute)
         total = len(result.changes)
         return {
             "projectId": project.id,
