@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from support.trees import make_tree
+from vidsync.snapshot import index as index_module
+from vidsync.snapshot import manifest as manifest_module
 from vidsync.snapshot.browse import open_tree_entries, totals_suffice, tree
 from vidsync.snapshot.index import MIN_INDEXED, Summary
 from vidsync.snapshot.local import LocalSource
@@ -212,3 +214,43 @@ def test_names_that_fold_to_the_query_are_still_found(tmp_path: Path) -> None:
 @pytest.mark.parametrize("query", ["sh020_comp.####.exr", "a\"b", "caf\u00e9", "tab\there"])
 def test_queries_whose_text_differs_are_never_prefiltered(query: str) -> None:
     assert text_may_match(query) is None
+
+
+@pytest.mark.parametrize("chunk", [1, 300, 5000])
+def test_parsing_in_small_chunks_keeps_the_order(
+    manifest: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lines are parsed a chunk at a time, with the Summaries met in between put
+    # back in their places; tiny chunks cut everywhere.
+    monkeypatch.setattr(manifest_module, "_CHUNK", chunk)
+    for root, depth in (("", 1), ("sq1", 1), ("", None), ("sq2/sh030", 2)):
+        with open(manifest, "rb") as stream:
+            items = indexed(stream, root, depth)
+        for sequences in (False, True):
+            assert tree(iter(items), root, depth, sequences) == full_tree(
+                manifest, root, depth, sequences)
+
+
+def test_checking_stops_once_most_folders_are_wanted(
+    manifest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_KEEP_TRIES", 4)
+    checked: list[int] = []
+    may = text_may_match("comp")  # in every shot
+    assert may is not None
+
+    def counting(text: bytes) -> bool:
+        checked.append(len(text))
+        return may(text)
+
+    with open(manifest, "rb") as stream:
+        items = indexed_keeping(stream, counting)
+    assert len(checked) == 4 and not any(isinstance(i, Summary) for i in items)
+    with open(manifest, "rb") as stream:
+        _, entries = read_manifest_raw(stream)
+        assert search(iter(items), "comp", "", 500, True) == search(entries, "comp", "", 500, True)
+
+
+def indexed_keeping(stream: io.BufferedIOBase, keep: Any) -> list[Any]:
+    _, entries = read_manifest_skipping(stream, totals_suffice("", None), keep)  # type: ignore[arg-type]
+    return list(entries)

@@ -35,6 +35,8 @@ _FIRST_FEED = 1 << 12
 MIN_INDEXED = 64
 # The most text of one folder held to decide whether a reader wants it.
 KEEP_MAX = 8 << 20
+# After this many folders checked, checking stops if most of them were wanted.
+_KEEP_TRIES = 64
 
 
 class Range(NamedTuple):
@@ -208,11 +210,13 @@ def read_pieces(stream: BinaryIO, totals_only: Callable[[str], bool],
     indexed folder for which ``totals_only(path)`` holds come as one Summary
     (their bytes are skipped). With ``keep``, the contents of the other indexed
     folders are inflated first and come as a Summary too unless ``keep(text)``
-    holds (up to ``KEEP_MAX`` bytes of text; a larger folder always comes whole).
+    holds (up to ``KEEP_MAX`` bytes of text; a larger folder always comes whole;
+    once most of the folders checked were wanted, the rest come whole unchecked).
     A manifest with no index comes whole. Closes ``stream`` when done or closed."""
     with stream:
         raw = _Raw(stream)
         yield from _members(raw, None, one=True)  # the header (or, unindexed, everything)
+        tried = wanted = 0
         for rng in _read_index(raw):
             yield from _members(raw, rng.offset)
             summary = Summary(rng.folder, rng.entries, rng.files, rng.total_bytes)
@@ -220,14 +224,17 @@ def read_pieces(stream: BinaryIO, totals_only: Callable[[str], bool],
                 yield summary
                 raw.skip_to(rng.offset + rng.length)
             elif keep is not None:
-                yield from _kept(_members(raw, rng.offset + rng.length), keep, summary)
+                kept = yield from _kept(_members(raw, rng.offset + rng.length), keep, summary)
+                tried, wanted = tried + 1, wanted + kept
+                if tried >= _KEEP_TRIES and wanted * 2 > tried:
+                    keep = None  # most folders are wanted: checking them only costs
         yield from _members(raw, None)
 
 
 def _kept(pieces: Iterator[bytes], keep: Callable[[bytes], bool],
-          summary: Summary) -> Iterator[bytes | Summary]:
+          summary: Summary) -> Generator[bytes | Summary, None, bool]:
     """A folder's text if ``keep`` wants it (or it is too large to hold), else its
-    Summary."""
+    Summary; returns whether the text came."""
     held: list[bytes] = []
     size = 0
     for piece in pieces:
@@ -236,9 +243,10 @@ def _kept(pieces: Iterator[bytes], keep: Callable[[bytes], bool],
         if size > KEEP_MAX:
             yield from held
             yield from pieces
-            return
+            return True
     text = b"".join(held)
     if keep(text):
         yield text
-    else:
-        yield summary
+        return True
+    yield summary
+    return False

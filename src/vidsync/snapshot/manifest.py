@@ -326,19 +326,36 @@ def read_manifest_skipping(
 
     def entries() -> Iterator[dict[str, Any] | Summary]:
         text = bytearray(rest)
+        # Summaries met since the last parse, each with its place in ``text`` (a
+        # line's end): the lines between them are parsed together, one json.loads
+        # for many folders' own lines instead of one each.
+        after: list[tuple[int, Summary]] = []
+
+        def parse(upto: int) -> Iterator[dict[str, Any] | Summary]:
+            parsed = _parse_lines(text[:upto])
+            done, counted, later = 0, 0, []
+            for at, summary in after:
+                if at > upto:
+                    later.append((at - upto, summary))
+                    continue
+                # Every entry's line starts so (a name's quotes are escaped).
+                count = done + text.count(b'{"name":', counted, at)
+                yield from parsed[done:count]
+                yield summary
+                done, counted = count, at
+            yield from parsed[done:]
+            del text[:upto]
+            after[:] = later
+
         try:
             for piece in pieces:
                 if isinstance(piece, Summary):
-                    yield from _parse_lines(text)
-                    text.clear()
-                    yield piece
+                    after.append((len(text), piece))
                     continue
                 text += piece
                 if len(text) >= _CHUNK:
-                    cut = text.rfind(b"\n") + 1  # whole lines now, the rest later
-                    yield from _parse_lines(text[:cut])
-                    del text[:cut]
-            yield from _parse_lines(text)
+                    yield from parse(text.rfind(b"\n") + 1)  # whole lines; the rest later
+            yield from parse(len(text))
         except zlib.error as exc:
             raise ValueError(f"bad gzip data: {exc}") from None
         finally:
