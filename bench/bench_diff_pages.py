@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,13 +29,7 @@ from pathlib import Path
 
 import httpx
 from bench_snapshot import build_tree  # bench/ is on the path of a script run from it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from bench_typing import Agent
 
 
 def snapshot(client: httpx.Client, project_id: str) -> str:
@@ -57,22 +50,10 @@ def main() -> None:
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vidsync-bench-"))
     tree = build_tree(base / f"tree-{args.files}", args.files)
     data = Path(tempfile.mkdtemp(prefix="vidsync-bench-data-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "VIDSYNC_DATA_DIR": str(data), "VIDSYNC_PORT": str(port)}
-    agent = subprocess.Popen([sys.executable, "-m", "vidsync", "serve"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent = Agent(data)
+    url = agent.url
     client = httpx.Client(base_url=url, timeout=600)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.get("/api/v1/health")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         pid = client.post("/api/v1/projects", json={"localPath": str(tree)}).json()["projectId"]
         once, paged = [], []
         for run in range(args.runs):
@@ -99,8 +80,7 @@ def main() -> None:
               f"ratio {med(p / o for p, o in zip(paged, once, strict=True)):.2f} "
               f"(about {pages} if each page computed it again)")
     finally:
-        agent.terminate()
-        agent.wait()
+        agent.stop()
         shutil.rmtree(data, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -12,23 +12,28 @@ from history.test_browse_diff import snapshot
 from history.test_tree_index import film, spoiled
 from s3.ceph import CephCluster
 from s3.helpers import BUCKET
-from support.agent import AgentFactory, wait_until
+from support.agent import AgentFactory, AgentProcess, wait_until
 from support.trees import make_tree
 from vidsync.snapshot.index import MIN_INDEXED
 
 pytestmark = pytest.mark.s3
 
 
-def test_agent_uploads_to_s3_and_reads_snapshots_back(
-    agent_factory: AgentFactory, ceph: CephCluster, s3: Any, tmp_path: Path
-) -> None:
-    agent = agent_factory(
-        VIDSYNC_STORAGE_URL=f"s3://{BUCKET}/agent-snapshots",
+def s3_agent(agent_factory: AgentFactory, ceph: CephCluster, prefix: str) -> AgentProcess:
+    """An agent storing its manifests on radosgw under ``prefix``."""
+    return agent_factory(
+        VIDSYNC_STORAGE_URL=f"s3://{BUCKET}/{prefix}",
         VIDSYNC_S3_ENDPOINT_URL=ceph.endpoint_url,
         AWS_ACCESS_KEY_ID=ceph.access_key,
         AWS_SECRET_ACCESS_KEY=ceph.secret_key,
         AWS_DEFAULT_REGION="us-east-1",
     )
+
+
+def test_agent_uploads_to_s3_and_reads_snapshots_back(
+    agent_factory: AgentFactory, ceph: CephCluster, s3: Any, tmp_path: Path
+) -> None:
+    agent = s3_agent(agent_factory, ceph, "agent-snapshots")
     root = make_tree(tmp_path / "p", {"a.mov": b"a" * 100, "sub": {"b.txt": b"b" * 7}})
     created = httpx.post(
         agent.url + "/api/v1/projects/with-snapshot", json={"name": "p", "localPath": str(root)}
@@ -56,13 +61,7 @@ def test_the_tree_skips_what_it_shows_as_totals_on_s3(
     agent_factory: AgentFactory, ceph: CephCluster, s3: Any, tmp_path: Path
 ) -> None:
     # An S3 body cannot seek: the skipped bytes are read past, never inflated.
-    agent = agent_factory(
-        VIDSYNC_STORAGE_URL=f"s3://{BUCKET}/indexed",
-        VIDSYNC_S3_ENDPOINT_URL=ceph.endpoint_url,
-        AWS_ACCESS_KEY_ID=ceph.access_key,
-        AWS_SECRET_ACCESS_KEY=ceph.secret_key,
-        AWS_DEFAULT_REGION="us-east-1",
-    )
+    agent = s3_agent(agent_factory, ceph, "indexed")
     pid = httpx.post(agent.url + "/api/v1/projects",
                      json={"localPath": str(film(tmp_path / "film"))}).json()["projectId"]
     sid = snapshot(agent, pid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from vidsync.snapshot.index import Summary
 from vidsync.snapshot.manifest import read_manifest_raw, read_manifest_skipping
@@ -18,13 +18,7 @@ T = TypeVar("T")
 
 def open_entries(store: Store, url: str) -> tuple[dict[str, Any], Iterator[Entry]]:
     """Header and lazy entries of the manifest at ``url``; StorageError if unreadable."""
-    stream = store.open(url)
-    try:
-        header, entries = read_manifest_raw(stream)
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
-        stream.close()
-        raise StorageError(f"manifest {url} is damaged: {exc}") from None
-    return header, _checked(url, entries)
+    return _opened(store, url, read_manifest_raw)
 
 
 def open_tree_entries(store: Store, url: str, root: str = "", depth: int | None = None,
@@ -33,13 +27,22 @@ def open_tree_entries(store: Store, url: str, root: str = "", depth: int | None 
     """The entries ``tree(…, root, depth)`` needs from the manifest at ``url``: the
     contents of indexed folders it shows only as totals come as Summaries, unread;
     with ``keep``, so do those whose text it does not want (``read_manifest_skipping``)."""
+    suffice = totals_suffice(root, depth)
+    return _opened(store, url, lambda stream: read_manifest_skipping(stream, suffice, keep))[1]
+
+
+def _opened(store: Store, url: str,
+            read: Callable[[BinaryIO], tuple[dict[str, Any], Iterator[T]]]
+            ) -> tuple[dict[str, Any], Iterator[T]]:
+    """``read`` on the manifest at ``url``: its header, and its items as they are read;
+    a damaged manifest is a StorageError (then or as it is read), not a 500."""
     stream = store.open(url)
     try:
-        _, entries = read_manifest_skipping(stream, totals_suffice(root, depth), keep)
+        header, items = read(stream)
     except (OSError, EOFError, ValueError, zlib.error) as exc:
         stream.close()
         raise StorageError(f"manifest {url} is damaged: {exc}") from None
-    return _checked(url, entries)
+    return header, _checked(url, items)
 
 
 def totals_suffice(root: str, depth: int | None) -> Callable[[str], bool]:
