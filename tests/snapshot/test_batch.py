@@ -82,7 +82,11 @@ def test_batch_never_runs_more_than_the_limit(tmp_path: Path) -> None:
     assert (len(result.started), len(result.queued)) == (2, 5)
     finished = threading.Semaphore(0)
     jobs.add_finished_listener(lambda r: finished.release())
-    for _ in range(7):
+    for left in range(7, 0, -1):
+        # Both slots fill before one is let through: without this wait a loaded
+        # machine could run the batch one at a time and still pass the count.
+        running = min(left, 2)
+        wait_until(lambda: seen.running == running, timeout=10)  # noqa: B023
         gate.release()  # let one through; the next queued one starts when it ends
         assert finished.acquire(timeout=10)
     for p in projects:
