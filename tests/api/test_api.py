@@ -143,6 +143,9 @@ def test_concurrent_snapshot_gets_409_and_cancel_works(
     assert state["step"] == "cancelled" and state["progress"] < 100
     history = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots").json()["snapshots"]
     assert history[0]["state"] == "cancelled" and history[0]["snapshotUrl"] is None
+    # "cancelled" is shown before the snapshot's process has exited and let go of it.
+    wait_until(lambda: httpx.get(f"{agent.url}/api/v1/projects/{pid}").json()[
+        "runningSnapshotId"] is None)
     assert httpx.delete(f"{agent.url}/api/v1/projects/{pid}/snapshot").status_code == 409
 
 
@@ -249,6 +252,8 @@ def test_heartbeat_comment_keeps_an_idle_stream_alive(
 def test_metrics_count_snapshots_and_subscribers(agent: AgentProcess, tmp_path: Path) -> None:
     pid = create(agent, make_tree(tmp_path / "t", {"a": "1"}), snapshot=True)["projectId"]
     wait_finished(agent, pid)
+    # The terminal event reaches the stream before the metrics' listener counts it.
+    wait_until(lambda: "vidsync_snapshots_running 0" in httpx.get(agent.url + "/metrics").text)
     text = httpx.get(agent.url + "/metrics").text
     assert 'vidsync_snapshots{state="completed"} 1' in text
     assert "vidsync_projects 1" in text

@@ -42,6 +42,19 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+def scrape_when_ended(agent: AgentProcess, state: str, step: str, count: int = 1) -> Samples:
+    """/metrics once the last end is counted: the publisher shows an event to the
+    streams first, then calls the listeners that count it."""
+
+    def counted() -> bool:
+        samples = scrape(agent)
+        return (value(samples, "vidsync_snapshots_ended_total", state=state, step=step) == count
+                and value(samples, "vidsync_snapshots_running") == 0)
+
+    wait_until(counted)
+    return scrape(agent)
+
+
 def create(agent: AgentProcess, path: Path) -> str:
     r = httpx.post(agent.url + "/api/v1/projects", json={"name": path.name, "localPath": str(path)})
     assert r.status_code == 201, r.text
@@ -68,7 +81,7 @@ def test_a_snapshot_counts_its_steps_durations_and_outcome(
     assert value(before, "vidsync_projects") == 0
     pid = create(agent, make_flat_tree(tmp_path / "tree", 200, per_dir=20))
     assert snapshot(agent, pid)["step"] == "completed"
-    after = scrape(agent)
+    after = scrape_when_ended(agent, "completed", "6")
     for step in ("1", "2", "3", "4", "5"):
         assert value(after, "vidsync_snapshot_steps_started_total", step=step) == 1, step
         count = value(after, "vidsync_snapshot_step_duration_seconds_count", step=step)
@@ -119,7 +132,7 @@ def test_failures_are_counted_at_the_step_that_failed(
     end = snapshot(agent, gone)
     assert (end["step"], end["stepNumber"]) == ("failed", 1)
 
-    samples = scrape(agent)
+    samples = scrape_when_ended(agent, "failed", "1")
     assert value(samples, "vidsync_snapshots_ended_total", state="failed", step="5") == 1
     assert value(samples, "vidsync_snapshots_ended_total", state="failed", step="1") == 1
     assert value(samples, "vidsync_snapshots_ended_total", state="completed", step="6") == 0

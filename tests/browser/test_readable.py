@@ -297,7 +297,8 @@ def test_transfers_tray_lists_running_and_queued_with_batch_progress(
     page: Page, ui_agent: UiAgent, tmp_path: Path
 ) -> None:
     agent = ui_agent(VIDSYNC_BATCH_CONCURRENCY="1", VIDSYNC_THROTTLE="0.01")
-    ids = [create_project(agent, name, make_flat_tree(tmp_path / name, 150, per_dir=50))
+    # 3 s a snapshot: the checks of "1 running, 2 queued" below all see the first.
+    ids = [create_project(agent, name, make_flat_tree(tmp_path / name, 300, per_dir=50))
            for name in ("Reel A", "Reel B", "Reel C")]
     page.add_init_script("""
       window.__overall = [];

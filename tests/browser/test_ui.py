@@ -30,6 +30,7 @@ from browser.ui import (
     ui_log,
     wait_modal_state,
 )
+from support.agent import wait_until
 from support.trees import make_flat_tree, make_tree
 
 pytestmark = pytest.mark.browser
@@ -377,6 +378,17 @@ def test_two_projects_at_once_with_toasts_and_notifications(
           window.Notification = new Proxy(Real, {
             construct(target, args) { shown.push(args[0]); return new target(...args); },
           });
+          // Toasts leave after 8 s, which a slow machine can spend between the two
+          // snapshots' ends: keep the title of every toast shown.
+          const toasts = [];
+          Object.defineProperty(window, "__toasts", { value: toasts });
+          new MutationObserver((records) => {
+            for (const r of records) for (const n of r.addedNodes) {
+              if (n.classList && n.classList.contains("toast")) {
+                toasts.push(n.querySelector("strong").textContent);
+              }
+            }
+          }).observe(document, { childList: true, subtree: true });
         })();"""
     )
     open_projects_page(page, agent)
@@ -394,9 +406,9 @@ def test_two_projects_at_once_with_toasts_and_notifications(
         expect(row(page, pid)).to_have_attribute("data-state", "completed", timeout=30_000)
     expect(row(page, alpha)).to_contain_text("600 files")
     expect(row(page, beta)).to_contain_text("120 files")
-    toasts = page.locator(".toast")
-    expect(toasts.filter(has_text="Snapshot of Alpha completed")).to_have_count(1)
-    expect(toasts.filter(has_text="Snapshot of Beta completed")).to_have_count(1)
+    wait_until(lambda: len(page.evaluate("window.__toasts")) >= 2)
+    assert sorted(page.evaluate("window.__toasts")) == [
+        "Snapshot of Alpha completed", "Snapshot of Beta completed"]
     assert sorted(page.evaluate("window.__notifications")) == [
         "Snapshot of Alpha completed", "Snapshot of Beta completed"]
     # Each row followed its own snapshot: both were live at once, each value only rose.

@@ -114,7 +114,8 @@ def test_cancelling_a_queued_snapshot_ends_it_without_running(tmp_path: Path) ->
     gate.release()
     assert jobs.wait("q0", timeout=10)
     assert log.records[queued["snapshotId"]].state is SnapshotState.CANCELLED
-    assert batch.active == 0
+    # The batch hears of the end from a listener, called after ``wait`` returns.
+    wait_until(lambda: batch.active == 0, timeout=10)
 
 
 

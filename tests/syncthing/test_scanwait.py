@@ -107,7 +107,9 @@ class SettledSyncthing:
 def test_only_idle_means_done(tmp_path: Path, recording: Any, state: str) -> None:
     fake = SettledSyncthing(tmp_path, state)
     with SyncthingRest("http://syncthing.test", "key", transport=httpx.MockTransport(fake)) as rest:
-        source = SyncthingSource(rest, "f", tmp_path, scan_timeout=0.2)
+        # Idle must end the wait however slow the machine; the others time out.
+        timeout = 10.0 if state == "idle" else 0.2
+        source = SyncthingSource(rest, "f", tmp_path, scan_timeout=timeout)
         if state == "idle":
             source.wait_ready(recording, CancelToken())
             return

@@ -13,15 +13,17 @@ export function reportUrl(streamUrl) {
   return new URL(PATH, new URL(streamUrl, base)).href;
 }
 
-function send(url, bodies) {
+// One after the other, the fallback last: whoever reads /metrics and sees the
+// fallback counted sees every failed attempt before it counted too.
+async function send(url, bodies) {
   for (const body of bodies) {
     try {
-      fetch(url, {
+      await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
         keepalive: true,
-      }).catch(() => {});
+      });
     } catch {
       // no fetch, or a refused request: telemetry never breaks the page
     }
