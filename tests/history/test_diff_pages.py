@@ -11,7 +11,7 @@ import httpx
 from history.test_browse_diff import get, snapshot
 from support.agent import AgentProcess
 from support.trees import make_tree
-from vidsync.api.recent_diffs import RecentDiffs
+from vidsync.api.recent_diffs import CHANGE_BYTES, CHUNK, KeptDiff, RecentDiffs
 from vidsync.snapshot.diff import Diff
 
 
@@ -42,14 +42,15 @@ def test_later_pages_of_a_diff_do_not_read_the_manifests(
 
 
 def diff_of(changes: int) -> Diff:
-    return Diff(changes=[{"change": "added", "path": str(i)} for i in range(changes)])
+    return Diff(changes=[{"change": "added", "path": str(i), "after": {"size": i}}
+                         for i in range(changes)])
 
 
 def test_kept_diffs_are_bounded_by_count_and_size() -> None:
-    recent = RecentDiffs(keep=2, max_changes=100)
+    recent = RecentDiffs(keep=2, max_bytes=100 * CHANGE_BYTES, pack_over=1000)
     computed: list[str] = []
 
-    def compute(key: str, changes: int = 10) -> Diff:
+    def compute(key: str, changes: int = 10) -> KeptDiff:
         return recent.get(key, lambda: computed.append(key) or diff_of(changes))
 
     compute("a"), compute("b"), compute("a")  # a is used last: b goes first
@@ -62,3 +63,20 @@ def test_kept_diffs_are_bounded_by_count_and_size() -> None:
     compute("d", changes=60), compute("e", changes=60)  # together over the room
     compute("d", changes=60)
     assert computed[-3:] == ["d", "e", "d"]
+
+
+def test_a_diff_with_many_changes_is_kept_packed_and_pages_the_same() -> None:
+    diff = diff_of(2 * CHUNK + 500)
+    recent = RecentDiffs(max_bytes=200_000, pack_over=100)  # unpacked it would not fit
+    computed: list[Diff] = []
+
+    def compute() -> Diff:
+        computed.append(diff)
+        return diff
+
+    kept = recent.get("big", compute)
+    assert recent.get("big", compute) is kept
+    assert len(computed) == 1 and kept.size < 200_000 and kept.total == len(diff.changes)
+    for offset, limit in [(0, 10), (CHUNK - 1, 2), (CHUNK, CHUNK), (5, 2 * CHUNK),
+                          (2 * CHUNK + 400, 1000), (len(diff.changes), 10), (10**6, 5)]:
+        assert kept.page(offset, limit) == diff.changes[offset : offset + limit]

@@ -271,14 +271,14 @@ async def diff(
         # completed snapshots have manifests, and they never change).
         recent: RecentDiffs = request.app.state.recent_diffs
         result = recent.get((old.id, new.id, moves, sequences), compute)
-        total = len(result.changes)
+        total = result.total
         return {
             "projectId": project.id,
             "from": old.id,
             "to": new.id,
             "counts": result.counts,
-            "bytes": result.bytes_json(),
-            "changes": result.changes[offset : offset + limit],
+            "bytes": result.bytes,
+            "changes": result.page(offset, limit),
             "offset": offset,
             "limit": limit,
             "total": total,
