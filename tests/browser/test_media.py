@@ -94,6 +94,15 @@ def test_tree_shows_full_names_without_overlap_and_filters_rows(
     folder_button(page, "shots").click()
     folder_button(page, "shots/sh010").click()
     expect(tree_item(page, "shots/sh010/notes.txt")).to_be_visible()
+    # A sequence's name starts beside its icon, on one line, its frames under it.
+    seq = tree_row(page, "shots/sh010/sh010_comp_v003.####.exr")
+    icon, label, chips = (seq.locator(c).bounding_box()
+                          for c in (".tree-icon", ".tree-label", "[data-part=frames]"))
+    assert icon and label and chips
+    middle = icon["y"] + icon["height"] / 2
+    assert label["y"] <= middle <= label["y"] + label["height"], (icon, label)
+    assert label["height"] < 2 * chips["height"] + 4, label  # not wrapped
+    assert chips["y"] >= label["y"] + label["height"] - 1, (label, chips)
     page.get_by_label("Filter files by name").fill("NOTES")
     expect(tree_item(page, "shots/sh010/notes.txt")).to_be_visible()
     expect(tree_item(page, "shots")).to_be_visible()  # the folder that leads to it

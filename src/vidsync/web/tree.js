@@ -109,10 +109,12 @@ export class FileTree {
         : el("span", { class: "tree-label", text: node.name, title: node.path }),
     );
     if (sequence) {
-      name.append(el("span", { class: "tree-frames", dataset: { part: "frames" }, text: node.frames }));
+      const chips = el("span", { class: "tree-chips" },
+        el("span", { class: "tree-frames", dataset: { part: "frames" }, text: node.frames }));
       if (node.missing) {
-        name.append(el("span", { class: "tree-missing", dataset: { part: "missing" }, text: `missing ${node.missing}` }));
+        chips.append(el("span", { class: "tree-missing", dataset: { part: "missing" }, text: `missing ${node.missing}` }));
       }
+      name.append(chips);
     }
     const what = folder ? "folder" : `image sequence, ${frames(node.fileCount)} ${node.frames}`;
     const label = expandable
