@@ -236,6 +236,31 @@ def test_diff_view_counts_markers_and_load_more(
     expect(page.locator(f"{PROJECT_VIEW} tr[data-compared]")).to_have_count(0)
 
 
+def test_a_snapshot_that_completes_on_the_page_is_compared_with_the_one_before(
+    page: Page, ui_agent: UiAgent, tmp_path: Path
+) -> None:
+    agent = ui_agent()
+    root = make_tree(tmp_path / "p", {"a.mov": b"a"})
+    pid = create_project(agent, "Live", root)
+    first = take_snapshot(agent, pid)
+    open_project_page(page, agent, pid)
+    (root / "b.mov").write_bytes(b"b")
+    second = take_snapshot(agent, pid)
+    view = page.locator(PROJECT_VIEW)
+    expect(history_rows(page)).to_have_count(2)
+    expect(view.get_by_label("Older snapshot")).to_have_value(first["snapshotId"])
+    expect(view.get_by_label("Newer snapshot")).to_have_value(second["snapshotId"])
+    compare = view.get_by_role("button", name="Compare", exact=True)
+    expect(compare).to_be_enabled()
+    # A choice the user made stays when yet another snapshot completes.
+    view.get_by_label("Newer snapshot").select_option(first["snapshotId"])
+    view.get_by_label("Older snapshot").select_option(second["snapshotId"])
+    take_snapshot(agent, pid)
+    expect(history_rows(page)).to_have_count(3)
+    expect(view.get_by_label("Older snapshot")).to_have_value(second["snapshotId"])
+    expect(view.get_by_label("Newer snapshot")).to_have_value(first["snapshotId"])
+
+
 def test_batch_snapshot_of_selected_projects(
     page: Page, ui_agent: UiAgent, tmp_path: Path, artifacts: Path
 ) -> None:

@@ -15,6 +15,7 @@ export class HistoryView {
   #from;
   #to;
   #compareButton;
+  #defaults = ["", ""]; // the choice the last render made, to tell it from the user's
   #records = [];
   #onCompare;
   #onFiles;
@@ -120,8 +121,14 @@ export class HistoryView {
     );
     this.#from.replaceChildren(el("option", { value: "", text: "Older snapshot..." }), ...options());
     this.#to.replaceChildren(el("option", { value: "", text: "Newer snapshot..." }), ...options());
-    this.#from.value = completed.some((r) => r.snapshotId === keep[0]) ? keep[0] : (completed[1]?.snapshotId ?? "");
-    this.#to.value = completed.some((r) => r.snapshotId === keep[1]) ? keep[1] : (completed[0]?.snapshotId ?? "");
+    // The newest two, unless the user picked others: a snapshot that completes
+    // while the page is open moves an untouched choice along with it.
+    const defaults = [completed[1]?.snapshotId ?? "", completed[0]?.snapshotId ?? ""];
+    const untouched = keep[0] === this.#defaults[0] && keep[1] === this.#defaults[1];
+    const pick = (i) => (!untouched && completed.some((r) => r.snapshotId === keep[i]) ? keep[i] : defaults[i]);
+    this.#from.value = pick(0);
+    this.#to.value = pick(1);
+    this.#defaults = defaults;
     this.#compareButton.disabled = !this.#from.value || !this.#to.value || this.#from.value === this.#to.value;
     this.#compareButton.closest("[data-part=compare]").hidden = completed.length < 2;
     if (compared.from) this.mark(compared.from, compared.to);
