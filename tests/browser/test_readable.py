@@ -297,10 +297,19 @@ def test_transfers_tray_lists_running_and_queued_with_batch_progress(
     page: Page, ui_agent: UiAgent, tmp_path: Path
 ) -> None:
     agent = ui_agent(VIDSYNC_BATCH_CONCURRENCY="1", VIDSYNC_THROTTLE="0.01")
+    # A project whose folder is gone fails at once, before the others run.
+    gone = create_project(agent, "Reel 0", make_tree(tmp_path / "gone", {"x": "1"}))
+    shutil.rmtree(tmp_path / "gone")
     # 3 s a snapshot: the checks of "1 running, 2 queued" below all see the first.
     ids = [create_project(agent, name, make_flat_tree(tmp_path / name, 300, per_dir=50))
            for name in ("Reel A", "Reel B", "Reel C")]
     page.add_init_script("""
+      window.__summaries = [];
+      new MutationObserver(() => {
+        const s = document.querySelector("#transfers [data-part=summary]");
+        const text = s && s.textContent;
+        if (text && text !== window.__summaries.at(-1)) window.__summaries.push(text);
+      }).observe(document, { subtree: true, childList: true, characterData: true });
       window.__overall = [];
       new MutationObserver(() => {
         const t = document.getElementById("transfers");
@@ -313,7 +322,7 @@ def test_transfers_tray_lists_running_and_queued_with_batch_progress(
     page.get_by_label("Select all").check()
     page.get_by_role("button", name=re.compile("^Snapshot selected")).click()
     expect(tray).to_be_visible()
-    expect(tray.locator("[data-part=summary]")).to_contain_text("1 running, 2 queued")
+    expect(tray.locator("[data-part=summary]")).to_contain_text("1 running, 2 queued, 1 failed")
     queued = tray.locator(".tray-item[data-state=queued]")
     expect(queued).to_have_count(2)
     expect(queued.first.locator(".badge")).to_have_text("Queued")
@@ -322,10 +331,15 @@ def test_transfers_tray_lists_running_and_queued_with_batch_progress(
     expect(page.locator(".project[data-state=queued]")).to_have_count(2)
     total = tray.get_by_role("progressbar", name="Overall progress of all transfers")
     expect(total).to_be_visible()
-    expect(tray.locator("[data-part=summary]")).to_contain_text("done", timeout=60_000)
+    expect(tray.locator("[data-part=summary]")).to_contain_text("1 completed", timeout=60_000)
+    # An ended snapshot tells no time left.
+    expect(tray.locator(".tray-item[data-state=completed] .live-eta").first).to_have_text("")
     expect(tray).to_be_hidden(timeout=60_000)  # the whole batch ended
     for pid in ids:
         expect(row(page, pid)).to_have_attribute("data-state", "completed")
+    expect(row(page, gone)).to_have_attribute("data-state", "failed")
+    summaries: list[str] = page.evaluate("window.__summaries")
+    assert "4 snapshots: 1 running, 1 failed, 2 completed" in summaries, summaries
     overall: list[int] = page.evaluate("window.__overall")
     assert overall and overall == sorted(overall), overall
     assert overall[0] < 34 and overall[-1] >= 66

@@ -1,7 +1,7 @@
 // Numbers as people read them: thousands separators, plurals, and sizes in
 // 1024-based units labelled as such ("2.4 GiB"), as the agent writes them.
 
-import { stateLabel, stepName } from "./config.js";
+import { isTerminalStep, stateLabel, stepName } from "./config.js";
 
 const numbers = new Intl.NumberFormat("en-US");
 
@@ -37,6 +37,7 @@ export function rate(event) {
 
 /** "About 2 min left", "estimating...", or "" when there is nothing to tell. */
 export function eta(event) {
+  if (isTerminalStep(event.step)) return ""; // ended: no time is left to tell
   if (event.etaSeconds !== null && event.etaSeconds !== undefined) {
     return event.etaSeconds < 1 ? "Almost done" : `About ${duration(event.etaSeconds)} left`;
   }

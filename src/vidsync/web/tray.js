@@ -88,11 +88,13 @@ export class TransfersTray {
     this.#root.hidden = false;
     const queued = active.filter(isQueued).length;
     const running = active.length - queued;
-    const done = events.length - active.length;
     const parts = [];
     if (running) parts.push(`${count(running)} running`);
     if (queued) parts.push(`${count(queued)} queued`);
-    if (done) parts.push(`${count(done)} done`);
+    // Ended ones by outcome: a failure is not "done" to someone reading the tray.
+    const ended = new Map();
+    for (const e of events) if (isTerminal(e)) ended.set(e.step, (ended.get(e.step) ?? 0) + 1);
+    for (const [step, n] of ended) parts.push(`${count(n)} ${step}`);
     set(this.#summary, `${plural(events.length, "snapshot")}: ${parts.join(", ")}`);
     // Overall: every snapshot of the batch weighs the same; ended ones count as whole.
     // A snapshot joining late would pull the average down: hold the bar instead.
