@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.agent import AgentFactory, AgentProcess, wait_until
+from support.agent import AgentFactory, AgentProcess, free_port, wait_until
 from support.trees import make_flat_tree, make_tree
 from vidsync.cli.main import main
 from vidsync.client import AgentClient
@@ -45,7 +45,27 @@ def test_watch_exits_0_on_completed_and_prints_json_lines(
     # the bar, with the connection state, on stderr when not --json
     bar = vidsync("watch", started["projectId"], "--agent", agent.url)
     assert bar.returncode == 0 and "Snapshot stored at" in bar.stderr
-    assert "disconnected" in bar.stderr and bar.stdout == ""
+    assert "no snapshot of t is running; the last one" in bar.stderr and bar.stdout == ""
+    assert "disconnected" not in bar.stderr  # the stream closing after the end is no news
+
+
+def test_watch_next_waits_for_the_next_snapshot(agent: AgentProcess, tmp_path: Path) -> None:
+    with AgentClient(agent.url) as api:
+        pid = api.create_project_with_snapshot(make_tree(tmp_path / "t", {"a": "1"}))[
+            "projectId"]
+        old = api.wait(pid)
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "vidsync.cli.main", "watch", pid, "--next", "--json",
+             "--agent", agent.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert watcher.stderr is not None
+        assert "waiting for the next snapshot" in watcher.stderr.readline()
+        new = api.start_snapshot(pid)["snapshotId"]
+        out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    events = json_lines(out)
+    assert {e["snapshotId"] for e in events} == {new} != {old.snapshot_id}
+    assert events[-1]["step"] == "completed"
 
 
 def test_watch_exits_non_zero_on_cancelled_and_on_failed(
@@ -188,3 +208,77 @@ def test_in_process_snapshot_exit_codes(
     (tmp_path / "data" / "snapshots").write_text("not a folder")
     assert main(["snapshot", str(tree), *data]) == 1
     assert "snapshot failed" in capsys.readouterr().err
+
+
+def test_names_cannot_drive_the_terminal(agent: AgentProcess, tmp_path: Path) -> None:
+    evil = "evil\x1b[31mRED\x07\nline [bold]x"
+    tree = make_tree(tmp_path / "t", {"ctrl\x01\x1b[31mred\n.txt": "1"})
+    with AgentClient(agent.url) as api:
+        pid = api.create_project_with_snapshot(tree, name=evil)["projectId"]
+        api.wait(pid)
+    listed = vidsync("projects", "--agent", agent.url)
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\\x1b[31mRED\\x07\\nline [bold]x" in listed.stdout
+    found = vidsync("find", pid, "ctrl", "--agent", agent.url)
+    assert found.returncode == 0, found.stderr
+    # one line per match, whatever the name holds
+    assert found.stdout == "ctrl\\x01\\x1b[31mred\\n.txt\n"
+
+
+def test_bad_agent_urls_and_ports_are_usage_errors(tmp_path: Path) -> None:
+    for url in ("http://127.0.0.1:99999", "http://[::1", "ftp://127.0.0.1:5001"):
+        bad = vidsync("projects", "--agent", url)
+        assert bad.returncode == 2 and "is not an agent URL" in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "vidsync.cli.main", "projects"],
+                         capture_output=True, text=True, check=False,
+                         env={**os.environ, "VIDSYNC_PORT": "eighty"})
+    assert bad.returncode == 2 and "VIDSYNC_PORT" in bad.stderr
+    port = vidsync("serve", "--port", "99999", "--data-dir", str(tmp_path / "d"))
+    assert port.returncode == 2 and "1-65535" in port.stderr
+
+
+def test_a_server_that_is_not_the_agent_is_named_so(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<html>hello</html>")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                               "127.0.0.1", "--directory", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"))
+        for args in (("projects",), ("history", "x")):
+            out = vidsync(*args, "--agent", f"http://127.0.0.1:{port}")
+            assert out.returncode == 2, out.stderr
+            assert "is not a vidsync agent" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_path_finds_the_project_of_that_folder_through_symlinks(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    real = make_tree(tmp_path / "real", {"a": "1"})
+    other = make_tree(tmp_path / "other", {"b": "2"})
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with AgentClient(agent.url) as api:
+        pid = api.create_project_with_snapshot(real)["projectId"]
+        api.wait(pid)
+        # a project named like the first one's folder
+        impostor = api.create_project_with_snapshot(other, name=str(real))["projectId"]
+        api.wait(impostor)
+    for arg in (str(real), str(link)):
+        shown = vidsync("history", arg, "--agent", agent.url, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert {r["projectId"] for r in json.loads(shown.stdout)} == {pid}, arg
+    again = vidsync("snapshot", "--agent", agent.url, str(link), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json_lines(again.stdout)[-1]["projectId"] == pid

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vidsync.cli.remote import report_error, resolve_project
+from vidsync.cli.view import printable, shown
 from vidsync.client import AgentError, AsyncAgentClient
 from vidsync.client.types import Change
 from vidsync.models import human_size
@@ -63,9 +64,9 @@ async def projects(url: str, *, as_json: bool) -> int:
     for p in items:
         latest: dict[str, Any] = dict(p["latestSnapshot"] or {})
         table.add_row(
-            p["projectId"],
-            p["name"],
-            p["localPath"],
+            shown(p["projectId"]),
+            shown(p["name"]),
+            shown(p["localPath"]),
             _state(latest.get("state")),
             _date(latest.get("startedAt")),
             f"{latest['fileCount']:,}" if latest.get("fileCount") is not None else "",
@@ -87,11 +88,11 @@ async def history(url: str, project: str, *, limit: int, as_json: bool) -> int:
         _print_json(records)
         return 0
     table = Table("date (UTC)", "state", "files", "size", "duration", "snapshot",
-                  title=f"{info['name']} ({info['projectId']})")
+                  title=shown(f"{info['name']} ({info['projectId']})"))
     for r in records:
         state = _state(r["state"])
         if r["error"]:
-            state += f": {r['error']}"
+            state += f": {shown(r['error'])}"
         table.add_row(
             _date(r["startedAt"]),
             state,
@@ -156,7 +157,7 @@ async def diff(url: str, project: str, a: str, b: str, *, as_json: bool) -> int:
                     changes.extend(page["changes"])
                 else:
                     for change in page["changes"]:
-                        sys.stdout.write(_line(change) + "\n")
+                        sys.stdout.write(printable(_line(change)) + "\n")
         except AgentError as exc:
             return report_error(exc)
     assert first is not None  # iter_diff yields at least one page
@@ -206,7 +207,7 @@ async def find(url: str, project: str, text: str, *, limit: int, snapshot: str |
         _print_json(found)
     else:
         for line in _found_lines(found["tree"]):
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(printable(line) + "\n")
         total = found["total"]
         matches = f"{total:,} {'match' if total == 1 else 'matches'}"
         if found["truncated"]:

@@ -69,7 +69,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from vidsync.cli import remote
 
     return anyio.run(functools.partial(remote.watch, args.agent, args.project,
-                                       json_lines=args.json))
+                                       json_lines=args.json, wait_next=args.next))
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
@@ -108,10 +108,42 @@ def cmd_find(args: argparse.Namespace) -> int:
                                        as_json=args.json))
 
 
+_FROM = " (from --agent, else VIDSYNC_AGENT_URL, else VIDSYNC_HOST and VIDSYNC_PORT)"
+
+
+def _agent_url(text: str) -> str:
+    """An http(s) URL with a host and a port in range (argparse also checks the default
+    built from VIDSYNC_AGENT_URL, VIDSYNC_HOST and VIDSYNC_PORT this way)."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError as exc:  # "[::1", a port that is not a number 0-65535
+        raise argparse.ArgumentTypeError(f"{text!r} is not an agent URL: {exc}{_FROM}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an agent URL: expected http://HOST:PORT{_FROM}")
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an agent URL: port 0{_FROM}")
+    return text.rstrip("/")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, not {text!r}")
+    return port
+
+
 def _agent_option(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument(
         "--agent",
         metavar="URL",
+        type=_agent_url,
         default=default,
         help="the agent's URL (VIDSYNC_AGENT_URL, else http://VIDSYNC_HOST:VIDSYNC_PORT)",
     )
@@ -123,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the agent (HTTP API, SSE, web UI)")
     serve.add_argument("--host", help="address to listen on (VIDSYNC_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (VIDSYNC_PORT, default 5001)")
+    serve.add_argument("--port", type=_port, help="port (VIDSYNC_PORT, default 5001)")
     serve.add_argument("--data-dir", help="database and local store (VIDSYNC_DATA_DIR)")
     serve.add_argument("--workers", type=_workers, metavar="N",
                        help="serving processes on the one port (VIDSYNC_WORKERS, default 1)")
@@ -145,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch = sub.add_parser("watch", help="follow a project's snapshot on the agent")
     watch.add_argument("project", help="project id, name or folder")
     watch.add_argument("--json", action="store_true", help="print one JSON event per line")
+    watch.add_argument("--next", action="store_true",
+                       help="when no snapshot runs, wait for the next one (default: show "
+                            "how the last one ended)")
     _agent_option(watch, agent_url)
     watch.set_defaults(func=cmd_watch)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 
-from vidsync.cli.view import EXIT_USAGE, JsonLines, ProgressView, finish
+from vidsync.cli.view import EXIT_USAGE, JsonLines, ProgressView, finish, printable
 from vidsync.client import (
     AgentError,
     AsyncAgentClient,
@@ -24,41 +24,59 @@ from vidsync.client import (
     ProgressClient,
 )
 from vidsync.client.types import ProjectInfo
-from vidsync.models import ProgressEvent
+from vidsync.models import ProgressEvent, Step
+
+
+def _with_folder(projects: list[ProjectInfo], path: Path) -> ProjectInfo | None:
+    """The project of this folder, through symlinks (as the agent compares them)."""
+    real = os.path.realpath(path.expanduser())
+    return next((p for p in projects if os.path.realpath(p["localPath"]) == real), None)
 
 
 async def resolve_project(agent: AsyncAgentClient, text: str) -> ProjectInfo:
-    """A project by id, by name, or by its folder."""
+    """A project by id, by name, or by its folder. Text with a "/" is a folder first:
+    a project may be named like another one's folder, every command reads it so."""
     if "/" not in text:
         try:
             return await agent.get_project(text)
         except NotFoundError:
             pass
     projects = await agent.list_projects()
+    path = Path(text)
+    if "/" in text and (found := _with_folder(projects, path)) is not None:
+        return found
     named = [p for p in projects if p["name"] == text]
     if len(named) == 1:
         return named[0]
     if len(named) > 1:
         ids = ", ".join(p["projectId"] for p in named)
         raise AgentError(None, f"several projects are named {text!r}: use an id ({ids})")
-    path = Path(text).expanduser()
-    if path.exists():
-        folder = os.path.normpath(path.absolute())
-        for project in projects:
-            if project["localPath"] == folder:
-                return project
+    if path.expanduser().exists() and (found := _with_folder(projects, path)) is not None:
+        return found
     raise NotFoundError(404, f"no project {text!r} (give its id, its name or its folder)")
 
 
-async def watch(url: str, project: str, *, json_lines: bool) -> int:
-    """``vidsync watch PROJECT``: follow its current (or next) snapshot to the end."""
+async def watch(url: str, project: str, *, json_lines: bool, wait_next: bool = False) -> int:
+    """``vidsync watch PROJECT``: follow its running snapshot to the end; when none
+    runs, show how the last one ended, or (``--next``) wait for the next one."""
     async with AsyncAgentClient(url) as agent:
         try:
             info = await resolve_project(agent, project)
+            after = None
+            if info["runningSnapshotId"] is None:
+                name = printable(info["name"])
+                if wait_next:
+                    current = await agent.progress(info["projectId"])
+                    after = None if current.step is Step.IDLE else current.id
+                    print(f"vidsync: waiting for the next snapshot of {name} (Ctrl-C to stop)",
+                          file=sys.stderr)
+                elif info["latestSnapshot"]:
+                    print(f"vidsync: no snapshot of {name} is running; the last one "
+                          "(--next waits for the next one):", file=sys.stderr)
         except AgentError as exc:
             return report_error(exc)
         return await _follow(agent, info["projectId"], None, json_lines, cancel_on_ctrl_c=False,
-                             retry=retry_command(url, info["projectId"]))
+                             retry=retry_command(url, info["projectId"]), last_event_id=after)
 
 
 async def snapshot(url: str, target: str, *, json_lines: bool) -> int:
@@ -80,12 +98,11 @@ def retry_command(url: str, project_id: str) -> str:
 async def _start(agent: AsyncAgentClient, target: str) -> tuple[str, str]:
     path = Path(target).expanduser()
     if path.is_dir():
-        folder = os.path.normpath(path.absolute())
-        known = [p for p in await agent.list_projects() if p["localPath"] == folder]
-        if not known:
-            started = await agent.create_project_with_snapshot(folder)
+        known = _with_folder(await agent.list_projects(), path)
+        if known is None:
+            started = await agent.create_project_with_snapshot(os.path.normpath(path.absolute()))
             return started["projectId"], started["snapshotId"]
-        project_id = known[0]["projectId"]
+        project_id = known["projectId"]
     else:
         project_id = (await resolve_project(agent, target))["projectId"]
     try:
@@ -108,6 +125,7 @@ async def _follow(
     *,
     cancel_on_ctrl_c: bool,
     retry: str | None = None,
+    last_event_id: int | None = None,
 ) -> int:
     view = JsonLines() if json_lines else ProgressView()
 
@@ -116,7 +134,8 @@ async def _follow(
 
     try:
         client = await ProgressClient.create(
-            agent, project_id, snapshot_id=snapshot_id, on_event=view.update, on_state=on_state
+            agent, project_id, snapshot_id=snapshot_id, last_event_id=last_event_id,
+            on_event=view.update, on_state=on_state,
         )
     except AgentError as exc:
         return report_error(exc)
@@ -159,5 +178,5 @@ async def _on_ctrl_c(
 
 def report_error(exc: AgentError) -> int:
     """An agent error on stderr; the usage exit code."""
-    print(f"vidsync: {exc.detail}", file=sys.stderr)
+    print(f"vidsync: {printable(exc.detail)}", file=sys.stderr)
     return EXIT_USAGE

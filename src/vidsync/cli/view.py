@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -12,6 +13,22 @@ from vidsync.protocol import STATE_LABELS, step_label, step_unit
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``): a file
+    or project name must not move the cursor, change colours or split a line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def shown(text: str) -> str:
+    """``printable`` text for rich, which would read ``[red]`` in a name as markup."""
+    from rich.markup import escape
+
+    return escape(printable(text))
 
 
 def _rate(event: ProgressEvent) -> str:
@@ -76,6 +93,7 @@ class ProgressView:
             transient=False,
         )
         self._task: TaskID | None = None
+        self._ended = False
         self.connection = ""
 
     def __enter__(self) -> ProgressView:
@@ -90,6 +108,8 @@ class ProgressView:
         self._progress.stop()
 
     def set_connection(self, state: str) -> None:
+        if self._ended:  # the stream closing after the end is no news
+            return
         self.connection = state
         if self._task is not None:
             self._progress.update(self._task, connection=state)
@@ -98,20 +118,24 @@ class ProgressView:
         if self._task is None:
             return
         fields: dict[str, Any] = describe(event)
+        if event.terminal:
+            self._ended = True
+            fields["connection"] = ""
         self._progress.update(self._task, completed=event.progress, **fields)
         if event.step is Step.FAILED:
             self._progress.console.print(
-                f"[red]Snapshot failed:[/red] {event.error}", soft_wrap=True
+                f"[red]Snapshot failed:[/red] {shown(event.error or '')}", soft_wrap=True
             )
         elif event.has_warnings:
             self._progress.console.print(
                 f"[yellow]Snapshot {skipped_summary(event)}, stored at[/yellow] "
-                f"{event.snapshot_url}",
+                f"{shown(event.snapshot_url or '')}",
                 soft_wrap=True,
             )
         elif event.step is Step.COMPLETED:
             self._progress.console.print(
-                f"[green]Snapshot stored at[/green] {event.snapshot_url}", soft_wrap=True
+                f"[green]Snapshot stored at[/green] {shown(event.snapshot_url or '')}",
+                soft_wrap=True,
             )
 
 
@@ -169,7 +193,7 @@ def finish(event: ProgressEvent | None, retry: str | None = None) -> int:
               f"/api/v1/projects/{event.project_id}/snapshots/{event.snapshot_id}/skipped",
               file=sys.stderr)
     elif event is not None and event.step is Step.FAILED:
-        print(f"vidsync: snapshot failed: {event.error}", file=sys.stderr)
+        print(f"vidsync: snapshot failed: {printable(event.error or '')}", file=sys.stderr)
         if retry:
             print(f"vidsync: to retry: {retry}", file=sys.stderr)
     elif code == EXIT_CANCELLED:

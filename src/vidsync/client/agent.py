@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from vidsync.client.errors import AgentUnreachable, error_from_response
+from vidsync.client.errors import AgentError, AgentUnreachable, error_from_response
 from vidsync.client.types import (
     BatchResult,
     ClientConfig,
@@ -87,10 +87,19 @@ class AsyncAgentClient:
         except httpx.TransportError as exc:
             raise AgentUnreachable(self.base_url, exc) from exc
         if response.status_code >= 400:
-            raise error_from_response(response)
+            error = error_from_response(response)
+            if response.status_code == 404 and not error.body:
+                # The agent's 404s are JSON: this is some other server.
+                raise AgentError(404, f"{self.base_url} is not a vidsync agent "
+                                      f"(404 for {method} {path})")
+            raise error
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise AgentError(response.status_code, f"{self.base_url} is not a vidsync agent "
+                             f"(its answer to {method} {path} is not JSON)") from None
 
     # -- agent -----------------------------------------------------------------
 
