@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from vidsync.snapshot.recovery import (
 )
 from vidsync.snapshot.source import Source, SourceError, SourceUnavailable
 from vidsync.storage import open_store
-from vidsync.storage.base import Store
+from vidsync.storage.base import StorageError, Store
 from vidsync.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -231,8 +232,25 @@ class Service:
             self.sources.unregister(project)
         except SourceError as exc:
             raise _source_error(exc, "cannot remove the folder from Syncthing: ", None) from None
+        manifests = [r.manifest_url for r in self.db.list_snapshots(project.id, limit=-1)
+                     if r.manifest_url]
         self.db.delete_project(project.id, self.clock.time())
         self.tracker.forget(project.id)  # siblings: ``_forget_deleted``
+        if manifests:  # nothing can reach them any more; S3 may take a while
+            threading.Thread(target=self._delete_manifests, args=(project.id, manifests),
+                             name=f"delete-{project.id}", daemon=True).start()
+
+    def _delete_manifests(self, project_id: str, urls: list[str]) -> None:
+        failed: list[str] = []
+        for url in urls:
+            try:
+                self.store.delete(url)
+            except StorageError as exc:
+                failed.append(str(exc))
+        if failed:
+            log.warning("project %s is deleted, but %d of its %d stored manifests are not "
+                        "(delete them by hand): %s", project_id, len(failed), len(urls),
+                        failed[-1])
 
     def start_snapshot(self, project: Project) -> str:
         """Start a snapshot in the background; returns its id (Conflict if one runs)."""

@@ -228,9 +228,14 @@ def test_projects_list_get_delete_and_openapi(agent: AgentProcess, tmp_path: Pat
     assert one["localPath"] == str(tmp_path / "t")
     spec = httpx.get(agent.url + "/openapi.json").json()
     assert "/api/v1/projects/{projectId}/progress/stream" in spec["paths"]
+    manifest = Path(urlparse(listed[0]["latestSnapshot"]["snapshotUrl"]).path)
+    assert manifest.is_file()
     assert httpx.delete(f"{agent.url}/api/v1/projects/{pid}").status_code == 204
     assert httpx.get(f"{agent.url}/api/v1/projects/{pid}").status_code == 404
     assert httpx.get(agent.url + "/api/v1/projects").json()["projects"] == []
+    # its stored manifests go too: nothing could reach them any more
+    wait_until(lambda: not manifest.exists())
+    assert (tmp_path / "t" / "a").is_file()  # the folder itself is not touched
 
 
 def test_heartbeat_comment_keeps_an_idle_stream_alive(

@@ -245,6 +245,7 @@ def test_create_form_shows_api_errors_next_to_the_field_and_delete_confirms(
     expect(confirm).to_be_visible()
     expect(confirm).to_contain_text("Delete Existing?")
     expect(confirm).to_contain_text(str(folder))
+    expect(confirm.locator("#confirm-running")).to_be_hidden()  # nothing runs to cancel
     confirm.get_by_role("button", name="Keep it").click()
     expect(confirm).to_be_hidden()
     expect(row(page, pid)).to_be_visible()

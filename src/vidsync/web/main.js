@@ -159,6 +159,9 @@ async function main() {
     pendingDelete = project;
     $("confirm-name").textContent = project.name;
     $("confirm-path").textContent = project.localPath;
+    const latest = hub.latest(project.projectId);
+    const running = latest ? !isTerminal(latest) && latest.step !== "idle" : Boolean(project.runningSnapshotId);
+    $("confirm-running").hidden = !running;
     $("confirm-error").hidden = true;
     confirmDialog.showModal();
     $("confirm-cancel").focus();
