@@ -117,6 +117,26 @@ def test_browse_snapshot_files_and_tree(agent: AgentProcess, tmp_path: Path) -> 
     assert shallow[0]["children"] == [] and shallow[0]["totalBytes"] == 35
     sub = get(agent, f"/api/v1/projects/{pid}/files-tree", path="clips/day2")["tree"]
     assert [n["path"] for n in sub] == ["clips/day2/c.mov"]
+    for spelled in ("./clips/day2/", "clips/x/../day2", "/clips//day2"):
+        same = get(agent, f"/api/v1/projects/{pid}/files-tree", path=spelled)
+        assert (same["path"], same["tree"]) == ("clips/day2", sub), spelled
+    (root / "clips" / "empty").mkdir()
+    with_empty = snapshot(agent, pid)
+    route = f"/api/v1/projects/{pid}/files-tree"
+    assert get(agent, route, path="clips/empty", snapshotId=with_empty)["tree"] == []
+    # a folder that is not there is not an empty one
+    for missing in ("nope", "clips/a.mov", "clips/empty/deeper"):
+        for where in (route, f"/api/v1/projects/{pid}/files-search"):
+            r = httpx.get(agent.url + where, params={"path": missing, "q": "mov",
+                                                     "snapshotId": with_empty})
+            assert r.status_code == 404 and r.json()["field"] == "path", (where, r.text)
+            assert repr(missing) in r.json()["detail"]
+    found = get(agent, f"/api/v1/projects/{pid}/files-search", q="zzz", path="clips/empty",
+                snapshotId=with_empty)
+    assert found["total"] == 0 and found["tree"] == []
+    above = httpx.get(agent.url + route, params={"path": "../etc"})
+    assert above.status_code == 400 and above.json()["field"] == "path"
+    (root / "clips" / "empty").rmdir()
     # an older snapshot's tree, by id
     (root / "edit.prproj").unlink()
     snapshot(agent, pid)

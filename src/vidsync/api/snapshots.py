@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
@@ -16,7 +17,7 @@ from vidsync.api.metrics import count_abandoned
 from vidsync.api.recent_diffs import RecentDiffs
 from vidsync.api.routing import api_router
 from vidsync.api.state import Agent, get_agent
-from vidsync.errors import Gone, InvalidInput, Unavailable
+from vidsync.errors import Gone, InvalidInput, NotFound, Unavailable
 from vidsync.models import SnapshotRecord, SnapshotState
 from vidsync.schemas import BatchBody, DiffPage, EventLog, SnapshotPage, Tree, TreeSearch
 from vidsync.snapshot.browse import (
@@ -110,7 +111,7 @@ def files(
     "/projects/{projectId}/files-tree",
     summary="Folder tree of a snapshot (default the latest)",
     response_model=Tree,
-    responses=MANIFEST_ERRORS,
+    responses={**MANIFEST_ERRORS, **responses(400)},
 )
 async def files_tree(
     request: Request,
@@ -123,13 +124,43 @@ async def files_tree(
     snapshotId: Annotated[str | None, Query(description="a snapshot; default the latest")] = None,
     sequences: Annotated[bool, Query(description="frame files as one sequence node")] = True,
 ) -> dict[str, Any] | Response:
+    folder = _folder(path)
+
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         record = _chosen(agent, projectId, snapshotId)
-        nodes = _read(agent, record, lambda entries: tree(entries, path, depth, sequences),
-                      gone, lambda store, url: open_tree_entries(store, url, path, depth))
-        return {"snapshot": record.to_json(), "path": path.strip("/"), "tree": nodes}
+        nodes = _read(agent, record, lambda entries: tree(entries, folder, depth, sequences),
+                      gone, lambda store, url: open_tree_entries(store, url, folder, depth))
+        if not nodes and folder:
+            _check_folder(agent, record, folder, gone)
+        return {"snapshot": record.to_json(), "path": folder, "tree": nodes}
 
     return await _while_connected(request, "files-tree", work)
+
+
+def _folder(path: str) -> str:
+    """``path`` as the manifest writes a folder: no "/" at the ends, "." and ".."
+    resolved ("./sub/", "a/../sub" -> "sub")."""
+    clean = path.strip("/")
+    if not clean:
+        return ""
+    folder = posixpath.normpath(clean)
+    if folder == ".":
+        return ""
+    if folder == ".." or folder.startswith("../"):
+        raise InvalidInput(f"path {path!r} goes above the snapshot's top folder", "path")
+    return folder
+
+
+def _check_folder(agent: Agent, record: SnapshotRecord, folder: str,
+                  gone: Callable[[], bool]) -> None:
+    """A 404 unless the snapshot has ``folder``: an empty answer must not stand for a
+    folder that is not there. Only empty answers pay for this second read."""
+
+    def has(entries: Iterator[Entry]) -> bool:
+        return any(e["path"] == folder and e.get("isDirectory") for e in entries)
+
+    if not _read(agent, record, has, gone):
+        raise NotFound(f"snapshot {record.id} has no folder {folder!r}", "path")
 
 
 def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotRecord:
@@ -225,17 +256,21 @@ async def files_search(
     if not query:
         raise InvalidInput("q is only spaces: give the text to find", "q")
 
+    folder = _folder(path)
+
     def work(gone: Callable[[], bool]) -> dict[str, Any]:
         record = _chosen(agent, projectId, snapshotId)
         # Folders outside ``path`` are skipped unread, and those whose text holds
         # no match are inflated but not parsed.
         found = _read(
-            agent, record, lambda entries: search(entries, query, path, limit, sequences),
-            gone, lambda store, url: open_tree_entries(store, url, path, None,
+            agent, record, lambda entries: search(entries, query, folder, limit, sequences),
+            gone, lambda store, url: open_tree_entries(store, url, folder, None,
                                                        text_may_match(query)))
+        if not found.total and folder:
+            _check_folder(agent, record, folder, gone)
         return {
             "snapshot": record.to_json(),
-            "path": path.strip("/"),
+            "path": folder,
             "query": query,
             "limit": limit,
             "tree": found.tree,
