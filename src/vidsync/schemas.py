@@ -165,6 +165,10 @@ class Cancelled(Wire):
 class SnapshotList(Wire):
     project_id: str
     snapshots: list[SnapshotBody]
+    offset: int
+    limit: int
+    total: int = Field(description="the project's snapshots in all")
+    next_offset: int | None = Field(description="the offset of the next page; null on the last")
 
 
 class EntryBody(Wire):

@@ -144,6 +144,13 @@ def test_browse_snapshot_files_and_tree(agent: AgentProcess, tmp_path: Path) -> 
     assert [n["name"] for n in latest] == ["clips"]
     older = get(agent, f"/api/v1/projects/{pid}/files-tree", depth=1, snapshotId=sid)["tree"]
     assert [n["name"] for n in older] == ["clips", "edit.prproj"]
+    # the history pages like the rest: newest first, with the total
+    route = f"/api/v1/projects/{pid}/snapshots"
+    first = get(agent, route, limit=2)
+    assert (first["total"], first["nextOffset"], len(first["snapshots"])) == (3, 2, 2)
+    rest = get(agent, route, limit=2, offset=2)
+    assert rest["nextOffset"] is None and [r["snapshotId"] for r in rest["snapshots"]] == [sid]
+    assert httpx.get(agent.url + route, params={"offset": "abc"}).status_code == 422
 
 
 def test_batch_starts_under_the_limit_and_finishes_all(

@@ -139,7 +139,16 @@ def list_snapshots(
     projectId: str,
     agent: AgentDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="records to return")] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62, description="records to skip (newest first)")] = 0,
 ) -> dict[str, Any]:
     project = agent.project(projectId)
-    records = agent.db.list_snapshots(project.id, limit=limit)
-    return {"projectId": project.id, "snapshots": [r.to_json() for r in records]}
+    records = agent.db.list_snapshots(project.id, limit=limit, offset=offset)
+    total = agent.db.count_snapshots(project.id)
+    return {
+        "projectId": project.id,
+        "snapshots": [r.to_json() for r in records],
+        "offset": offset,
+        "limit": limit,
+        "total": total,
+        "nextOffset": offset + limit if offset + limit < total else None,
+    }

@@ -149,10 +149,12 @@ class AsyncAgentClient:
         data = await self.request("DELETE", f"{API}/projects/{_pid(project_id)}/snapshot")
         return str(data["snapshotId"])
 
-    async def list_snapshots(self, project_id: str, *, limit: int = 100) -> list[SnapshotInfo]:
-        """History, newest first."""
+    async def list_snapshots(
+        self, project_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[SnapshotInfo]:
+        """History, newest first: ``limit`` records (1-1,000) after the newest ``offset``."""
         path = f"{API}/projects/{_pid(project_id)}/snapshots"
-        data = await self.request("GET", path, params={"limit": limit})
+        data = await self.request("GET", path, params={"limit": limit, "offset": offset})
         return cast(list[SnapshotInfo], data["snapshots"])
 
     async def get_snapshot(

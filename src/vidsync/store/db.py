@@ -416,13 +416,20 @@ class Database:
         )
         return _snapshot(rows[0]) if rows else None
 
-    def list_snapshots(self, project_id: str, limit: int = 100) -> list[SnapshotRecord]:
+    def list_snapshots(
+        self, project_id: str, limit: int = 100, offset: int = 0
+    ) -> list[SnapshotRecord]:
+        """Newest first; ``limit`` -1 for all."""
         rows = self._query(
             f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE project_id = ? "
-            "ORDER BY started_at DESC, rowid DESC LIMIT ?",
-            (project_id, limit),
+            "ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (project_id, limit, offset),
         )
         return [_snapshot(r) for r in rows]
+
+    def count_snapshots(self, project_id: str) -> int:
+        return int(self._query(
+            "SELECT COUNT(*) FROM snapshots WHERE project_id = ?", (project_id,))[0][0])
 
     def latest_completed_snapshot(self, project_id: str) -> SnapshotRecord | None:
         rows = self._query(
