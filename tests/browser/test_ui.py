@@ -282,7 +282,10 @@ def test_agent_killed_and_restarted_mid_snapshot(
     seen_before = int(modal_event_id(page))
     agent.kill()
     # lost, then polling from the first failed reconnect while the stream is retried
-    expect(conn).to_have_attribute("data-conn", re.compile("reconnecting|polling"))
+    expect(conn).to_have_attribute("data-conn", re.compile("reconnecting|polling|offline"))
+    # its polls get no answer either: the page says the agent is down, not just the stream
+    expect(page.locator("#agent-status")).to_have_attribute("data-conn", "offline")
+    expect(page.locator("#agent-status")).to_contain_text("Cannot reach the agent")
     ui_agent_again = ui_agent(data_dir=agent.data_dir, port=agent.port,
                               VIDSYNC_THROTTLE=THROTTLE)
     wait_modal_state(page, "failed")

@@ -35,6 +35,7 @@ async function request(method, path, body, signal = undefined) {
 }
 
 export const getConfig = () => request("GET", "/api/v1/config");
+export const health = () => request("GET", "/api/v1/health");
 export const listAgents = () => request("GET", "/api/v1/agents");
 export const listProjects = () => request("GET", "/api/v1/projects").then((d) => d.projects);
 export const createProjectWithSnapshot = (name, localPath) =>

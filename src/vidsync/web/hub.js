@@ -7,7 +7,7 @@
 // reconnect or a poll answer never shows a state twice.
 
 import { ProgressClient } from "./progress-client.js";
-import { pollProgress } from "./api.js";
+import { ApiError, health, pollProgress } from "./api.js";
 import { isTerminalStep } from "./config.js";
 
 const KEPT_EVENTS = 500;
@@ -108,7 +108,16 @@ export class ProgressHub extends EventTarget {
     for (const [id, p] of this.#projects) {
       if (p.watchers.size || (p.latest && !isTerminal(p.latest))) ids.push(id);
     }
-    const answers = await Promise.all(ids.map((id) => pollProgress(id).catch(() => null)));
-    return answers.filter(Boolean);
+    if (!ids.length) {
+      await health(); // nothing to follow: still find out whether the agent answers
+      return [];
+    }
+    const answers = await Promise.all(ids.map((id) => pollProgress(id).catch((err) => err)));
+    const events = answers.filter((a) => !(a instanceof Error));
+    // Every poll failed without an answer: the agent is down, say so (the client
+    // shows it); a project's own error (a 404 once deleted) is not that.
+    const down = answers.find((a) => a instanceof ApiError && a.status === 0);
+    if (!events.length && down) throw down;
+    return events;
   }
 }

@@ -69,6 +69,7 @@ export class ProgressClient extends EventTarget {
     this.#random = random;
     this.state = "idle";
     this.polling = false;
+    this.pollFailing = false; // polling, and the last poll got no answer either
     this.failures = 0;
     this.everConnected = false; // no "connection lost" before a first connection
     this.lastEventId = null;
@@ -184,14 +185,23 @@ export class ProgressClient extends EventTarget {
     clearTimeout(this.#pollTimer);
     if (this.polling) {
       this.polling = false;
+      this.pollFailing = false;
       this.#emitState();
     }
   }
 
   async #pollOnce() {
     if (!this.polling || this.#stopped) return;
+    let events;
     try {
-      for (const event of await this.#poll()) {
+      events = await this.#poll();
+    } catch {
+      // the agent may be down as well: say so, and keep trying at the same pace
+      this.#setPollFailing(true);
+    }
+    if (events) {
+      this.#setPollFailing(false);
+      for (const event of events) {
         if (!this.polling) return;
         this.#deliver(event);
         if (this.#isFinal(event)) {
@@ -199,12 +209,16 @@ export class ProgressClient extends EventTarget {
           return;
         }
       }
-    } catch {
-      // the agent may be down as well: keep trying at the same pace
     }
     if (this.polling && !this.#stopped) {
       this.#pollTimer = setTimeout(() => this.#pollOnce(), this.#pollMs);
     }
+  }
+
+  #setPollFailing(failing) {
+    if (this.pollFailing === failing) return;
+    this.pollFailing = failing;
+    this.#emitState();
   }
 
   #deliver(event) {
@@ -223,6 +237,7 @@ export class ProgressClient extends EventTarget {
         detail: {
           state: this.state,
           polling: this.polling,
+          pollFailing: this.pollFailing,
           failures: this.failures,
           everConnected: this.everConnected,
           retryInMs: this.retryInMs,

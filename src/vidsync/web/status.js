@@ -4,6 +4,9 @@
 export function connectionText(client) {
   if (client.polling) {
     const seconds = (client.pollIntervalMs ?? 1000) / 1000;
+    if (client.pollFailing) {
+      return { kind: "offline", text: `Cannot reach the agent: trying again every ${seconds} s` };
+    }
     return {
       kind: "polling",
       text: `Live stream unavailable: checking every ${seconds} s`,
