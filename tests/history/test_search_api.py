@@ -83,7 +83,10 @@ def test_search_is_case_insensitive_and_frames_match_only_as_a_sequence(
     route = f"/api/v1/projects/{project}/files-search"
     assert paths(get(agent, route, q="FINAL_sh010")["tree"]) == [
         "editorial/deep/er/still/Final_SH010_cut.mov"]
-    assert get(agent, route, q="1005")["total"] == 0
+    by_frame = get(agent, route, q="1005")  # the sequence that has frame 1005, once
+    assert by_frame["total"] == 1
+    (seq,) = paths(by_frame["tree"])
+    assert seq.endswith(".####.exr"), seq
     assert get(agent, route, q="1005", sequences="false")["total"] == 1
     assert paths(get(agent, route, q="er/still/f")["tree"]) == [
         "editorial/deep/er/still/Final_SH010_cut.mov"]

@@ -68,8 +68,13 @@ def test_a_sequence_matches_as_one_node_by_its_display_name() -> None:
     assert seq["type"] == "sequence" and seq["name"] == "sh00001_comp_v003.####.exr"
     assert (seq["frames"], seq["fileCount"], seq["match"]) == ("1001-1010", 10, True)
     assert len(seq["children"]) == 10
-    # a frame number is not a sequence's name; "#" is
-    assert search(vfx_entries(3, frames=10), "1005").total == 0
+    # a frame's name finds its sequence, once; "#" matches the sequence's name
+    by_frame = search(vfx_entries(3, frames=10), "1005")
+    assert by_frame.total == 3
+    assert {s["children"][0]["children"][0]["name"]
+            for s in by_frame.tree[0]["children"]} == {
+        f"sh0000{i}_comp_v003.####.exr" for i in range(3)}
+    assert search(vfx_entries(3, frames=10), "1011").total == 0  # past the last frame
     assert search(vfx_entries(3, frames=10), "v003.####").total == 3
     # without grouping every frame is an entry of its own
     assert search(vfx_entries(3, frames=10), "1005", sequences=False).total == 3

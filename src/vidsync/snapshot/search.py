@@ -147,7 +147,11 @@ class _Search:
         base = folder.prefix.rstrip("/")
         for seq in seqs:
             path = f"{base}/{seq.name}" if base else seq.name
-            if self.matches(seq.name, path):
+            # By its name, or by a frame's ("1001" finds the sequence with frame 1001):
+            # once either way.
+            if self.matches(seq.name, path) or any(
+                self.matches(m, f"{base}/{m}" if base else m) for m in seq.members
+            ):
                 if self.result.matches < self.limit:
                     node = sequence_node(seq, base, [by_name[m] for m in seq.members])
                     self.found(node, folder)
@@ -182,7 +186,8 @@ def search(
     sequences: bool = True,
 ) -> SearchResult:
     """Entries below ``root`` whose name contains ``query`` (case-insensitive; a query
-    with a "/" matches the path), nested in the folders that lead to them; a
+    with a "/" matches the path), nested in the folders that lead to them (a
+    sequence matches once, by its name or by one of its frames' names); a
     Summary stands for everything below its folder, none of it matching.
 
     Matching folders come with their totals and the matches below them (often
