@@ -250,6 +250,11 @@ class Change(Wire):
     from_frames: str | None = Field(default=None, description="Moved sequence: old frames")
     frame_count: int | None = None
     bytes: int | None = Field(default=None, description="Sequence: bytes (modified: delta)")
+    skipped_in: Literal["from", "to"] | None = Field(
+        default=None,
+        description="Added or removed: that snapshot skipped the entry (or a folder above "
+                    "it: unreadable, special, vanished), so it may not have changed at all",
+    )
 
 
 class DiffCounts(Wire):

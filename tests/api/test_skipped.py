@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -80,3 +82,29 @@ def test_project_folder_deleted_mid_snapshot_fails_it(
     (record,) = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots").json()["snapshots"]
     assert record["state"] == "failed" and record["snapshotUrl"] is None
     assert httpx.get(f"{agent.url}/api/v1/projects/{pid}/files").status_code == 404
+
+
+def test_a_diff_marks_what_the_newer_snapshot_skipped_instead_of_calling_it_gone(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    root = make_tree(tmp_path / "p", {"x.mov": "x", "gone.mov": "g", "keep.mov": "k"})
+    r = httpx.post(agent.url + "/api/v1/projects/with-snapshot", json={"localPath": str(root)})
+    pid, a = r.json()["projectId"], r.json()["snapshotId"]
+    assert wait_terminal(agent, pid)["step"] == "completed"
+    (root / "gone.mov").unlink()
+    (root / "x.mov").unlink()
+    os.mkfifo(root / "x.mov")  # there, but the snapshot skips it (special)
+    b = httpx.post(f"{agent.url}/api/v1/projects/{pid}/snapshot").json()["snapshotId"]
+    assert wait_terminal(agent, pid)["skippedCount"] == 1
+    diff = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{a}/diff/{b}").json()
+    marks = {c["path"]: (c["change"], c.get("skippedIn")) for c in diff["changes"]}
+    assert marks == {"gone.mov": ("removed", None), "x.mov": ("removed", "to")}
+    # the other way round, the same entry is an addition the older one skipped
+    back = httpx.get(f"{agent.url}/api/v1/projects/{pid}/snapshots/{b}/diff/{a}").json()
+    assert {c["path"]: c.get("skippedIn") for c in back["changes"]} == {
+        "gone.mov": None, "x.mov": "from"}
+    cli = subprocess.run([sys.executable, "-m", "vidsync.cli.main", "diff", pid, a, b,
+                          "--agent", agent.url], capture_output=True, text=True, check=False)
+    assert cli.returncode == 0, cli.stderr
+    assert "x.mov  (skipped by the newer snapshot: may still be there)" in cli.stdout
+    assert "gone.mov\n" in cli.stdout

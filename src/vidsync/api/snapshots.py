@@ -27,7 +27,7 @@ from vidsync.snapshot.browse import (
     page,
     tree,
 )
-from vidsync.snapshot.diff import Diff, diff_entries
+from vidsync.snapshot.diff import Diff, diff_entries, mark_skipped
 from vidsync.snapshot.index import Summary
 from vidsync.snapshot.search import search, text_may_match
 from vidsync.storage.base import ManifestNotFound, StorageError, Store
@@ -161,6 +161,13 @@ def _check_folder(agent: Agent, record: SnapshotRecord, folder: str,
 
     if not _read(agent, record, has, gone):
         raise NotFound(f"snapshot {record.id} has no folder {folder!r}", "path")
+
+
+def _skipped_paths(agent: Agent, record: SnapshotRecord) -> set[str]:
+    """The paths the snapshot skipped (the first 10,000 are stored)."""
+    if not record.skipped_count:
+        return set()
+    return {path for _, path in agent.db.skipped_page(record.id, 0, 10_000)[1]}
 
 
 def _chosen(agent: Agent, project_id: str, snapshot_id: str | None) -> SnapshotRecord:
@@ -298,9 +305,11 @@ async def diff(
         project = agent.project(projectId)
         old, new = agent.snapshot(project, a), agent.snapshot(project, b)
         def compute() -> Diff:
-            return _read(agent, old, lambda old_entries: _read(
+            found = _read(agent, old, lambda old_entries: _read(
                 agent, new, lambda new_entries: diff_entries(
                     old_entries, new_entries, moves=moves, sequences=sequences), gone), gone)
+            mark_skipped(found.changes, _skipped_paths(agent, old), _skipped_paths(agent, new))
+            return found
 
         # Each page of one diff is asked for on its own: compute it once (only
         # completed snapshots have manifests, and they never change).

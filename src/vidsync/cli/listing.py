@@ -125,7 +125,15 @@ def _sequence_line(change: Change) -> str:
     return f"{mark}    {change['path']}  {what}"
 
 
+_SKIPPED_IN = {"to": "  (skipped by the newer snapshot: may still be there)",
+               "from": "  (skipped by the older snapshot: may have been there)"}
+
+
 def _line(change: Change) -> str:
+    return _change_line(change) + _SKIPPED_IN.get(str(change.get("skippedIn")), "")
+
+
+def _change_line(change: Change) -> str:
     if change["change"] == "sequence":
         return _sequence_line(change)
     entry = change["after"] or change["before"]

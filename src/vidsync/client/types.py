@@ -135,6 +135,8 @@ Change = TypedDict(
         "fromFrames": NotRequired[str],
         "frameCount": NotRequired[int],
         "bytes": NotRequired[int],
+        # added / removed: the snapshot ("from" or "to") skipped it
+        "skippedIn": NotRequired[str],
     },
 )
 

@@ -157,3 +157,30 @@ def _side(
         result._compare(entry, match)
     else:
         result._compare(match, entry)
+
+
+def mark_skipped(
+    changes: list[Entry], skipped_before: set[str], skipped_after: set[str]
+) -> int:
+    """Mark the additions and removals that may only be entries one snapshot skipped
+    (``"skippedIn": "from"`` or ``"to"``): the entry, or a folder above it, is among
+    that snapshot's skipped paths (unreadable, special, vanished). How many."""
+
+    def under(path: str, skipped: set[str]) -> bool:
+        while path:
+            if path in skipped:
+                return True
+            path = path.rpartition("/")[0]
+        return False
+
+    marked = 0
+    for change in changes:
+        kind = change["action"] if change["change"] == "sequence" else change["change"]
+        if kind == "removed" and skipped_after and under(change["path"], skipped_after):
+            change["skippedIn"] = "to"
+        elif kind == "added" and skipped_before and under(change["path"], skipped_before):
+            change["skippedIn"] = "from"
+        else:
+            continue
+        marked += 1
+    return marked

@@ -177,6 +177,9 @@ export class DiffView {
     else if (change === "typeChanged") detail = `${kindOf(before)} → ${kindOf(after)}`;
     else if (before.size !== after.size) detail = `${size(before.size ?? 0)} → ${size(after.size ?? 0)}`;
     else detail = `modified ${dateTime(after.modTime)}`;
+    // That snapshot skipped it (unreadable, special, vanished): it may not have changed.
+    if (c.skippedIn === "to") detail += " · skipped by the newer snapshot: may still be there";
+    else if (c.skippedIn === "from") detail += " · skipped by the older snapshot: may have been there";
     const data = { change, path, type };
     if (change === "sequence") data.action = c.action;
     return el(
