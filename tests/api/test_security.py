@@ -71,6 +71,9 @@ def test_cross_site_post_and_delete_are_refused(agent: AgentProcess, tmp_path: P
         r = httpx.post(start, headers=headers)
         assert r.status_code == 403, (headers, r.text)
         assert "cross-site request refused" in r.json()["detail"]
+        # it names the header that made it refuse, never Python's None
+        assert (headers.get("Origin") or "Sec-Fetch-Site") in r.json()["detail"]
+        assert "None" not in r.json()["detail"]
         r = httpx.delete(f"{agent.url}/api/v1/projects/{pid}", headers=headers)
         assert r.status_code == 403, headers
     # nothing was started or deleted

@@ -169,11 +169,14 @@ class OriginGuard:
             elif name == b"host":
                 host = value.decode("latin-1")
         if site == "cross-site" or (origin is not None and not self.own_origin(origin, host)):
-            shown = origin if origin is None or len(origin) <= 100 else origin[:100] + "..."
+            if origin is None:  # refused for Sec-Fetch-Site alone
+                sent = "Sec-Fetch-Site: cross-site"
+            else:
+                sent = "Origin " + repr(origin if len(origin) <= 100 else origin[:100] + "...")
             await _deny(
                 send,
                 403,
-                f"cross-site request refused (Origin {shown!r}): only the agent's own web UI "
+                f"cross-site request refused ({sent}): only the agent's own web UI "
                 "may change things from a browser",
             )
             return
