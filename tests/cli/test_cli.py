@@ -66,6 +66,16 @@ def test_watch_next_waits_for_the_next_snapshot(agent: AgentProcess, tmp_path: P
     events = json_lines(out)
     assert {e["snapshotId"] for e in events} == {new} != {old.snapshot_id}
     assert events[-1]["step"] == "completed"
+    # Ctrl-C while it waits: it stops, as when watching
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "vidsync.cli.main", "watch", pid, "--next", "--agent", agent.url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert waiting.stderr is not None
+    assert "waiting for the next snapshot" in waiting.stderr.readline()
+    waiting.send_signal(signal.SIGINT)
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 130 and "stopped watching" in err and "Traceback" not in err
 
 
 def test_watch_exits_non_zero_on_cancelled_and_on_failed(

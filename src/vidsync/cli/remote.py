@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import anyio
+from anyio.abc import TaskStatus
 
-from vidsync.cli.view import EXIT_USAGE, JsonLines, ProgressView, finish, printable
+from vidsync.cli.view import EXIT_CANCELLED, EXIT_USAGE, JsonLines, ProgressView, finish, printable
 from vidsync.client import (
     AgentError,
     AsyncAgentClient,
@@ -24,7 +25,7 @@ from vidsync.client import (
     ProgressClient,
 )
 from vidsync.client.types import ProjectInfo
-from vidsync.models import ProgressEvent, Step
+from vidsync.models import ProgressEvent
 
 
 def _with_folder(projects: list[ProjectInfo], path: Path) -> ProjectInfo | None:
@@ -62,21 +63,59 @@ async def watch(url: str, project: str, *, json_lines: bool, wait_next: bool = F
     async with AsyncAgentClient(url) as agent:
         try:
             info = await resolve_project(agent, project)
-            after = None
-            if info["runningSnapshotId"] is None:
+            project_id, snapshot_id = info["projectId"], info["runningSnapshotId"]
+            if snapshot_id is None:
                 name = printable(info["name"])
                 if wait_next:
-                    current = await agent.progress(info["projectId"])
-                    after = None if current.step is Step.IDLE else current.id
-                    print(f"vidsync: waiting for the next snapshot of {name} (Ctrl-C to stop)",
-                          file=sys.stderr)
+                    snapshot_id = await _next_snapshot(
+                        agent, project_id, _latest_id(info),
+                        f"vidsync: waiting for the next snapshot of {name} (Ctrl-C to stop)")
+                    if snapshot_id is None:
+                        print("vidsync: stopped watching", file=sys.stderr)
+                        return EXIT_CANCELLED
                 elif info["latestSnapshot"]:
                     print(f"vidsync: no snapshot of {name} is running; the last one "
                           "(--next waits for the next one):", file=sys.stderr)
         except AgentError as exc:
             return report_error(exc)
-        return await _follow(agent, info["projectId"], None, json_lines, cancel_on_ctrl_c=False,
-                             retry=retry_command(url, info["projectId"]), last_event_id=after)
+        return await _follow(agent, project_id, snapshot_id, json_lines, cancel_on_ctrl_c=False,
+                             retry=retry_command(url, project_id))
+
+
+def _latest_id(info: ProjectInfo) -> str | None:
+    latest = info["latestSnapshot"]
+    return latest["snapshotId"] if latest else None
+
+
+async def _next_snapshot(
+    agent: AsyncAgentClient, project_id: str, last: str | None, announce: str
+) -> str | None:
+    """Say ``announce`` (once Ctrl-C is caught), then wait for a snapshot other than
+    ``last`` to start: its id; None after Ctrl-C.
+
+    The project's stream cannot say "the next one" (resuming after a terminal event
+    is a 204), so this asks twice a second; one that starts and ends in between is
+    still found, as the project's latest snapshot."""
+    found: str | None = None
+    async with anyio.create_task_group() as tg:
+
+        async def stop_on_ctrl_c(*, task_status: TaskStatus[None]) -> None:
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                task_status.started()
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+        await tg.start(stop_on_ctrl_c)
+        print(announce, file=sys.stderr, flush=True)
+        while found is None:
+            info = await agent.get_project(project_id)
+            latest = _latest_id(info)
+            found = info["runningSnapshotId"] or (latest if latest != last else None)
+            if found is None:
+                await anyio.sleep(0.5)
+        tg.cancel_scope.cancel()
+    return found
 
 
 async def snapshot(url: str, target: str, *, json_lines: bool) -> int:
@@ -125,7 +164,6 @@ async def _follow(
     *,
     cancel_on_ctrl_c: bool,
     retry: str | None = None,
-    last_event_id: int | None = None,
 ) -> int:
     view = JsonLines() if json_lines else ProgressView()
 
@@ -134,8 +172,7 @@ async def _follow(
 
     try:
         client = await ProgressClient.create(
-            agent, project_id, snapshot_id=snapshot_id, last_event_id=last_event_id,
-            on_event=view.update, on_state=on_state,
+            agent, project_id, snapshot_id=snapshot_id, on_event=view.update, on_state=on_state
         )
     except AgentError as exc:
         return report_error(exc)
