@@ -8,7 +8,8 @@ then runs, each in a fresh process so peak memory (max RSS) is its own: reading
 the manifest (decompressing and parsing: the floor of any search), the top
 level of the tree (what ``files-tree?depth=1`` does) and one search per query:
 a common name (capped at 500), a rare one, a sequence name (every folder's
-frames grouped) and a frame number (every folder grouped, nothing matches).
+frames grouped) and a frame number (every folder grouped; each sequence
+that has the frame matches, once).
 Prints medians of ``--runs`` paired runs and their ratio to reading.
 """
 

@@ -45,10 +45,16 @@ def _opened(store: Store, url: str,
     return header, _checked(url, items)
 
 
+def folder_prefix(root: str) -> str:
+    """What the paths below folder ``root`` start with: "a/b/" ("" for the top)."""
+    folder = root.strip("/")
+    return folder + "/" if folder else ""
+
+
 def totals_suffice(root: str, depth: int | None) -> Callable[[str], bool]:
     """Whether ``tree(…, root, depth)`` needs only the totals of what is below a
     folder: nothing below it is listed, or it lies outside ``root``."""
-    prefix = root.strip("/") + "/" if root.strip("/") else ""
+    prefix = folder_prefix(root)
     base_depth = prefix.count("/")
 
     def suffice(folder: str) -> bool:
@@ -90,7 +96,7 @@ def tree(
     ``sequences``, frame files become one sequence node per sequence, folder by
     folder as each one closes.
     """
-    prefix = root.strip("/") + "/" if root.strip("/") else ""
+    prefix = folder_prefix(root)
     base_depth = prefix.count("/")
     top: list[Entry] = []
     stack: list[tuple[str, Entry]] = []  # (path + "/", folder node) of open folders

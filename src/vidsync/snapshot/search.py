@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from vidsync.snapshot.browse import folder_prefix
 from vidsync.snapshot.index import Summary
 from vidsync.snapshot.sequences import (
     FRAME_EXTENSIONS,
@@ -138,29 +139,28 @@ class _Search:
         # Grouping costs fileseq time: skip it where no frame and no sequence can
         # match. Without "#" or "/", a sequence name matches only if each of its
         # frame names does (the name is the frames' text with the number as ####).
-        maybe = "#" in self.needle or self.by_path or any(
-            self.needle in name.casefold() for name in by_name
-        )
-        if not maybe:
+        base = folder.prefix.rstrip("/")
+        # The frames that match on their own, each name folded once. Grouping costs
+        # fileseq time: skip it where nothing can match (without "#" or "/", a
+        # sequence's name matches only if each of its frames' names does).
+        hits = {name for name in by_name
+                if self.matches(name, f"{base}/{name}" if base else name)}
+        if not hits and "#" not in self.needle and not self.by_path:
             return
         seqs, rest = split_sequences(by_name) if len(by_name) > 1 else ([], list(by_name))
-        base = folder.prefix.rstrip("/")
         for seq in seqs:
             path = f"{base}/{seq.name}" if base else seq.name
             # By its name, or by a frame's ("1001" finds the sequence with frame 1001):
             # once either way.
-            if self.matches(seq.name, path) or any(
-                self.matches(m, f"{base}/{m}" if base else m) for m in seq.members
-            ):
+            if self.matches(seq.name, path) or not hits.isdisjoint(seq.members):
                 if self.result.matches < self.limit:
                     node = sequence_node(seq, base, [by_name[m] for m in seq.members])
                     self.found(node, folder)
                 else:
                     self.result.total += 1
         for name in rest:
-            entry = by_name[name]
-            if self.matches(name, str(entry["path"])):
-                self.found(dict(entry), folder)
+            if name in hits:
+                self.found(dict(by_name[name]), folder)
 
 
 def text_may_match(query: str) -> Callable[[bytes], bool] | None:
@@ -195,7 +195,7 @@ def search(
     kept, in manifest order; ``total`` still counts them all.
     """
     search_ = _Search(query, limit, sequences)
-    prefix = root.strip("/") + "/" if root.strip("/") else ""
+    prefix = folder_prefix(root)
     top = _Folder(prefix, {"children": [], "totalBytes": 0, "fileCount": 0}, shown=True)
     search_.stack.append(top)
     inside = False
